@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { loadConfig } from '../config/env.js';
+import { ConfigurationError } from '../errors.js';
+import { generateKey, type SigningAlgorithm } from '../session/key-ring.js';
+import { addUserToFile } from '../session/users.js';
+import { startServer } from '../service/server.js';
+
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `Usage: koa-sentinel <command>
+
+Commands:
+  serve                          Run the reference server (configuration from the environment).
+  users add <name> [--role r]... [--disabled] [--file path]
+                                 Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
+  keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]
+                                 Print a key ring for JWT_KEYS_FILE.
+  help                           Show this text.
+`;
+
+/** Runs one command and returns the exit code; never calls process.exit itself, so tests can drive it. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(io);
+      case 'users':
+        return await users(rest, io);
+      case 'keys':
+        return keys(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        io.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigurationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`koa-sentinel: ${(error as Error).message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function serve(io: CliIo): Promise<number> {
+  const config = loadConfig(io.env);
+  const running = await startServer(config);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      running.logger.info({ sentinel: { signal } }, `${signal} received: shutting down`);
+      running.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  running.logger.info('stopped');
+  return 0;
+}
+
+async function users(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { role: { type: 'string', multiple: true }, disabled: { type: 'boolean' }, file: { type: 'string' } },
+  });
+  const [action, name] = positionals;
+  if (action !== 'add' || name === undefined || positionals.length !== 2) {
+    io.stderr.write('Usage: koa-sentinel users add <name> [--role r]... [--disabled] [--file path]\n');
+    return 2;
+  }
+  const file = values.file ?? io.env.AUTH_USERS_FILE;
+  if (!file) throw new ConfigurationError('Give --file or set AUTH_USERS_FILE.');
+  const password = await readPassword(io);
+  if (password.length < 8) throw new ConfigurationError('The password must be at least 8 characters.');
+  const record = await addUserToFile(file, name, password, { roles: values.role, disabled: values.disabled });
+  io.stdout.write(`Saved user "${record.name}" (id ${record.id}, roles ${record.roles.join(', ')}${record.disabled ? ', disabled' : ''}) to ${file}\n`);
+  return 0;
+}
+
+function keys(args: string[], io: CliIo): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { alg: { type: 'string' }, kid: { type: 'string' } } });
+  if (positionals[0] !== 'generate') {
+    io.stderr.write('Usage: koa-sentinel keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]\n');
+    return 2;
+  }
+  const alg = (values.alg ?? 'EdDSA') as SigningAlgorithm;
+  if (!['HS256', 'HS384', 'HS512', 'EdDSA', 'ES256', 'RS256', 'PS256'].includes(alg)) throw new ConfigurationError(`Unsupported --alg ${alg}.`);
+  const kid = values.kid ?? `${alg.toLowerCase()}-${new Date().toISOString().slice(0, 10)}`;
+  io.stdout.write(`${JSON.stringify({ active: kid, keys: [generateKey(alg, kid)] }, null, 2)}\n`);
+  return 0;
+}
+
+/** Reads one line from stdin; on a terminal, without echoing it. */
+async function readPassword(io: CliIo): Promise<string> {
+  const { stdin } = io;
+  if (stdin.isTTY && stdin.setRawMode) io.stderr.write('Password: ');
+  stdin.setRawMode?.(true);
+  let text = '';
+  try {
+    for await (const chunk of stdin) {
+      text += chunk.toString();
+      if (text.includes('\n') || text.includes('\r') || text.includes('\u0004')) break;
+    }
+  } finally {
+    stdin.setRawMode?.(false);
+    if (stdin.isTTY) io.stderr.write('\n');
+  }
+  return text.split(/[\r\n\u0004]/)[0] ?? '';
+}

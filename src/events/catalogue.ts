@@ -1,0 +1,111 @@
+/**
+ * Every security event the stack emits: its OWASP Logging Vocabulary name (`event.action`), ECS categorisation and
+ * log level. The README's event table is generated from this object and a test keeps them in step.
+ *
+ * Names outside the OWASP vocabulary are ours and say so in `vocabulary`: the vocabulary has no event for
+ * "a token failed validation" or "a CSRF check refused a request", and both matter to security staff.
+ */
+
+export type EventOutcome = 'success' | 'failure' | 'unknown';
+export type EventLevel = 'info' | 'warn' | 'error';
+
+export interface CatalogueEntry {
+  category: readonly string[];
+  type: readonly string[];
+  outcome: EventOutcome;
+  level: EventLevel;
+  vocabulary: 'owasp' | 'sentinel';
+  /** One line for the README table and the default `message`. */
+  description: string;
+  /** `event.reason` values this event may carry. */
+  reasons?: readonly string[];
+}
+
+export const EVENT_CATALOGUE = {
+  authn_login_success: {
+    category: ['authentication'], type: ['start'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'A user logged in.',
+  },
+  authn_login_successafterfail: {
+    category: ['authentication'], type: ['start'], outcome: 'success', level: 'warn', vocabulary: 'owasp',
+    description: 'A user logged in after one or more failed attempts from the same source.',
+  },
+  authn_login_fail: {
+    category: ['authentication'], type: ['start'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'A login attempt failed. The client always sees the same 401; the reason is logged.',
+    reasons: ['unknown_user', 'bad_password', 'disabled', 'malformed'],
+  },
+  authn_login_lock: {
+    category: ['authentication'], type: ['info'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'Failed logins crossed a throttling threshold: further attempts are delayed.',
+    reasons: ['account', 'account_source', 'source'],
+  },
+  excess_rate_limit_exceeded: {
+    category: ['authentication'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'A login attempt arrived while its account or source was throttled (429).',
+    reasons: ['account', 'account_source', 'source'],
+  },
+  session_created: {
+    category: ['session'], type: ['start'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'A new session (refresh family) was created at login.',
+  },
+  authn_token_created: {
+    category: ['authentication'], type: ['creation'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'An access and refresh token pair was issued (login or refresh). Only the jti is logged.',
+  },
+  session_renewed: {
+    category: ['session'], type: ['change'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'A refresh token was rotated.',
+  },
+  authn_token_reuse: {
+    category: ['authentication', 'intrusion_detection'], type: ['denied'], outcome: 'failure', level: 'error', vocabulary: 'owasp',
+    description: 'A refresh token that was already rotated was presented again: the whole family is revoked.',
+  },
+  authn_token_invalid: {
+    category: ['authentication'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'sentinel',
+    description: 'A token failed validation. The client sees token_invalid or token_expired only.',
+    reasons: [
+      'missing', 'expired', 'not_before', 'malformed', 'oversized', 'bad_signature', 'algorithm', 'unknown_kid',
+      'forbidden_header', 'wrong_type', 'wrong_issuer', 'wrong_audience', 'missing_claim', 'revoked', 'duplicate_cookie',
+    ],
+  },
+  session_expired: {
+    category: ['session'], type: ['end'], outcome: 'failure', level: 'info', vocabulary: 'owasp',
+    description: 'A refresh was refused because the session passed its idle or absolute timeout.',
+    reasons: ['idle', 'absolute'],
+  },
+  refresh_conflict: {
+    category: ['session'], type: ['info'], outcome: 'failure', level: 'info', vocabulary: 'sentinel',
+    description: 'A refresh token rotated seconds ago was presented again by a concurrent request (grace window, not reuse).',
+  },
+  authn_token_revoked: {
+    category: ['authentication'], type: ['deletion'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'Tokens were revoked server-side (logout, logout everywhere, or reuse detection).',
+    reasons: ['logout', 'logout_all', 'reuse'],
+  },
+  session_logout: {
+    category: ['session'], type: ['end'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'A user logged out of one session, or of every session (reason logout_all).',
+    reasons: ['logout', 'logout_all'],
+  },
+  authz_fail: {
+    category: ['iam'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'An authenticated user was refused a resource for lack of a role (403).',
+  },
+  malicious_csrf: {
+    category: ['web', 'intrusion_detection'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'sentinel',
+    description: 'An unsafe request failed the CSRF checks (403 csrf_failed).',
+    reasons: ['cross_site', 'origin_mismatch', 'referer_mismatch', 'no_origin', 'token_missing', 'token_mismatch'],
+  },
+  input_validation_fail: {
+    category: ['web'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'A request was refused for its form: bad JSON, wrong content type, too large.',
+    reasons: ['invalid_json', 'unsupported_media_type', 'payload_too_large', 'invalid_request'],
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type EventAction = keyof typeof EVENT_CATALOGUE;
+
+export function isEventAction(value: string): value is EventAction {
+  return Object.hasOwn(EVENT_CATALOGUE, value);
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { EVENT_CATALOGUE, type EventAction, type EventLevel, type EventOutcome } from './catalogue.js';
+
+export const ECS_VERSION = '8.11.0';
+
+/** What the emitter knows about the request and the subject; everything is optional. */
+export interface SecurityEventInput {
+  reason?: string;
+  message?: string;
+  outcome?: EventOutcome;
+  user?: { name?: string; id?: string; roles?: readonly string[] };
+  source?: { ip?: string };
+  userAgent?: string;
+  http?: { method?: string; statusCode?: number; requestId?: string };
+  urlPath?: string;
+  /** Our own fields (`sentinel.*`): session id, token jti and type, throttle figures. Never a token value. */
+  sentinel?: Record<string, unknown>;
+  /** For tests and replays: the event time. */
+  timestamp?: Date;
+  durationNs?: number;
+}
+
+/** An ECS document for one security event. Plain JSON: safe to log, journal and index as it is. */
+export interface SecurityEvent {
+  '@timestamp': string;
+  ecs: { version: string };
+  message: string;
+  log: { level: EventLevel };
+  event: {
+    id: string;
+    kind: 'event';
+    action: EventAction;
+    category: string[];
+    type: string[];
+    outcome: EventOutcome;
+    reason?: string;
+    dataset: 'sentinel.security';
+    duration?: number;
+  };
+  user?: { name?: string; id?: string; roles?: string[] };
+  source?: { ip: string };
+  user_agent?: { original: string };
+  http?: { request?: { method?: string; id?: string }; response?: { status_code: number } };
+  url?: { path: string };
+  sentinel?: Record<string, unknown>;
+  service?: { name: string };
+}
+
+/** Builds the ECS document for `action` from the catalogue entry and what the caller knows. Pure. */
+export function buildSecurityEvent(action: EventAction, input: SecurityEventInput = {}): SecurityEvent {
+  const entry = EVENT_CATALOGUE[action];
+  const doc: SecurityEvent = {
+    '@timestamp': (input.timestamp ?? new Date()).toISOString(),
+    ecs: { version: ECS_VERSION },
+    message: input.message ?? entry.description,
+    log: { level: entry.level },
+    event: {
+      id: randomUUID(),
+      kind: 'event',
+      action,
+      category: [...entry.category],
+      type: [...entry.type],
+      outcome: input.outcome ?? entry.outcome,
+      dataset: 'sentinel.security',
+    },
+  };
+  if (input.reason !== undefined) doc.event.reason = input.reason;
+  if (input.durationNs !== undefined) doc.event.duration = input.durationNs;
+  if (input.user && (input.user.name !== undefined || input.user.id !== undefined)) {
+    doc.user = {};
+    if (input.user.name !== undefined) doc.user.name = input.user.name;
+    if (input.user.id !== undefined) doc.user.id = input.user.id;
+    if (input.user.roles !== undefined) doc.user.roles = [...input.user.roles];
+  }
+  if (input.source?.ip) doc.source = { ip: input.source.ip };
+  if (input.userAgent) doc.user_agent = { original: input.userAgent };
+  if (input.http) {
+    const http: NonNullable<SecurityEvent['http']> = {};
+    if (input.http.method !== undefined || input.http.requestId !== undefined) {
+      http.request = {};
+      if (input.http.method !== undefined) http.request.method = input.http.method;
+      if (input.http.requestId !== undefined) http.request.id = input.http.requestId;
+    }
+    if (input.http.statusCode !== undefined) http.response = { status_code: input.http.statusCode };
+    doc.http = http;
+  }
+  if (input.urlPath !== undefined) doc.url = { path: input.urlPath };
+  if (input.sentinel && Object.keys(input.sentinel).length > 0) doc.sentinel = { ...input.sentinel };
+  return doc;
+}

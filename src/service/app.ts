@@ -1,0 +1,80 @@
+import type bunyan from 'bunyan';
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import Router from '@koa/router';
+import type { SecurityEvent } from '../events/security-event.js';
+import { buildSecurityEvent } from '../events/security-event.js';
+import { logSecurityEvent, serializeError } from '../logging/logger.js';
+import { createSessionKit, type SessionKit, type SessionKitOptions } from '../session/session-kit.js';
+import { errorHandler } from './error-handler.js';
+import { createExampleRoutes } from './example-routes.js';
+import { jsonOnly } from './json-only.js';
+import { requestContext } from './request-context.js';
+import { securityHeaders } from './security-headers.js';
+
+export interface AppOptions {
+  session: Omit<SessionKitOptions, 'onEvent'>;
+  logger: bunyan;
+  trustProxy?: boolean;
+  production?: boolean;
+  /** Largest JSON body accepted. Default 16 kB: auth payloads are tiny. */
+  jsonLimit?: string;
+  /** Extra sink for security events (the Elasticsearch shipper, tests). */
+  onEvent?: (event: SecurityEvent) => void;
+  /** Extra fields for GET /healthz. */
+  health?: () => Record<string, unknown>;
+}
+
+export interface SentinelApp {
+  app: Koa;
+  kit: SessionKit;
+}
+
+/**
+ * The reference server, in the order of DESIGN.md §2: request context → error handler → security headers →
+ * body limits → authentication → CSRF → routes (authorization inside them) → handler.
+ */
+export function createApp(options: AppOptions): SentinelApp {
+  const { logger } = options;
+  const onEvent = (event: SecurityEvent): void => {
+    logSecurityEvent(logger, event);
+    options.onEvent?.(event);
+  };
+  const kit = createSessionKit({ ...options.session, onEvent });
+  const app = new Koa({ proxy: options.trustProxy === true });
+  // Koa logs uncaught errors to stderr by default; every error is already handled and logged by errorHandler.
+  app.silent = true;
+
+  const inputEvent = (ctx: Koa.Context, reason: string, status: number): void =>
+    onEvent(buildSecurityEvent('input_validation_fail', {
+      reason, source: { ip: ctx.ip }, userAgent: ctx.get('user-agent') || undefined, urlPath: ctx.path,
+      http: { method: ctx.method, requestId: ctx.state.requestId, statusCode: status },
+    }));
+
+  app.use(requestContext());
+  app.use(errorHandler({
+    onError(ctx, error, original) {
+      if (error.status >= 500) {
+        logger.error({ err: serializeError(original), http: { request: { id: ctx.state.requestId } }, url: { path: ctx.path } }, 'request failed');
+      } else if (['invalid_json', 'payload_too_large'].includes(error.code)) {
+        inputEvent(ctx, error.code, error.status);
+      }
+    },
+  }));
+  app.use(securityHeaders({ hsts: options.production === true }));
+  app.use(jsonOnly((ctx) => inputEvent(ctx, 'unsupported_media_type', 415)));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.jsonLimit ?? '16kb', strict: true }));
+  app.use(kit.authenticate);
+  app.use(kit.csrf);
+  app.use(kit.routes());
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok', ...options.health?.() };
+  });
+  const examples = createExampleRoutes(kit);
+  app.use(router.routes()).use(router.allowedMethods());
+  app.use(examples.routes()).use(examples.allowedMethods());
+  return { app, kit };
+}

@@ -1,0 +1,40 @@
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+/**
+ * Signed double-submit CSRF tokens (OWASP CSRF cheat sheet): `<random>.<HMAC(secret, sessionId.random)>`. The
+ * token is bound to the session, so a token planted from a sibling subdomain or lifted from another session is
+ * worthless; it is not stored anywhere, so any instance verifies it.
+ */
+
+export interface CsrfTokens {
+  issue(sessionId: string): string;
+  verify(token: string | undefined, sessionId: string): boolean;
+}
+
+/** Derives a CSRF secret from signing key material, so no extra secret has to be configured and shared. */
+export function deriveSecret(material: KeyObject, label: string): Buffer {
+  const bytes = material.type === 'secret' ? material.export() : material.export({ format: 'der', type: 'pkcs8' });
+  return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), `koa-sentinel ${label}`, 32));
+}
+
+/** `secrets[0]` signs; every secret verifies, so rotating the signing key does not break live sessions. */
+export function createCsrfTokens(secrets: readonly Buffer[]): CsrfTokens {
+  if (secrets.length === 0) throw new Error('createCsrfTokens needs at least one secret');
+  const mac = (secret: Buffer, sessionId: string, nonce: string): Buffer =>
+    createHmac('sha256', secret).update(`${sessionId}.${nonce}`).digest();
+  return {
+    issue(sessionId) {
+      const nonce = randomBytes(16).toString('base64url');
+      return `${nonce}.${mac(secrets[0]!, sessionId, nonce).toString('base64url')}`;
+    },
+    verify(token, sessionId) {
+      if (typeof token !== 'string' || token.length > 200) return false;
+      const dot = token.indexOf('.');
+      if (dot <= 0) return false;
+      const nonce = token.slice(0, dot);
+      const given = Buffer.from(token.slice(dot + 1), 'base64url');
+      if (given.length !== 32) return false;
+      return secrets.some((secret) => timingSafeEqual(mac(secret, sessionId, nonce), given));
+    },
+  };
+}

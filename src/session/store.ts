@@ -1,0 +1,184 @@
+/**
+ * Server-side session state behind one interface (DESIGN.md §3): refresh families, revocation, per-user
+ * not-before times and failed-login counters. Memory is the default; a shared store (Redis) makes several
+ * instances agree. Every method may reject: callers fail closed with `store_unavailable`.
+ */
+
+export interface SessionFamily {
+  id: string;
+  userId: string;
+  userName: string;
+  roles: string[];
+  createdAt: number;
+  lastRotatedAt: number;
+  /** The jti of the one refresh token that may be used next. */
+  currentJti: string;
+  /** The jti it replaced, accepted as a harmless race only within the grace window. */
+  previousJti: string | null;
+  revoked: boolean;
+  /** Absolute timeout: no refresh after this time (ms since epoch). */
+  absoluteExpiresAt: number;
+}
+
+export type RotateResult =
+  | { status: 'rotated'; family: SessionFamily }
+  /** A rotated token came back outside the grace window: the family is now revoked (RFC 9700 §4.14.2). */
+  | { status: 'reused'; family: SessionFamily }
+  /** The token was rotated moments ago by a concurrent request: refuse without revoking. */
+  | { status: 'conflict'; family: SessionFamily }
+  | { status: 'expired'; reason: 'idle' | 'absolute'; family: SessionFamily }
+  | { status: 'revoked'; family: SessionFamily }
+  | { status: 'missing' };
+
+export interface RotateOptions {
+  now: number;
+  graceMs: number;
+  idleTtlMs: number;
+}
+
+export interface FailureCount {
+  count: number;
+  /** When the latest failure was recorded (ms since epoch). */
+  lastAt: number;
+}
+
+export interface SessionStore {
+  createFamily(family: SessionFamily): Promise<void>;
+  /** Atomically swaps `presentedJti` for `nextJti` if it is the current one; see RotateResult for the rest. */
+  rotateFamily(id: string, presentedJti: string, nextJti: string, options: RotateOptions): Promise<RotateResult>;
+  /** Marks one family revoked; returns it, or undefined if unknown. */
+  revokeFamily(id: string): Promise<SessionFamily | undefined>;
+  /** Revokes every family of a user and sets their not-before time; returns how many were live. */
+  revokeUser(userId: string, notBeforeSec: number): Promise<number>;
+  /** True when the session exists, is not revoked, and the token was issued after the user's not-before time. */
+  isSessionActive(sessionId: string, userId: string, issuedAtSec: number): Promise<boolean>;
+  /** Adds one failure to each key (each kept for `windowMs` after its latest failure); returns the new counts. */
+  recordFailures(keys: readonly string[], windowMs: number, now: number): Promise<FailureCount[]>;
+  getFailures(keys: readonly string[], now: number): Promise<Array<FailureCount | undefined>>;
+  clearFailures(keys: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface MemoryStoreOptions {
+  /** How often expired entries are swept. Default 60 s. */
+  sweepIntervalMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** The in-process store: right for one instance; state dies with the process (tokens then fail closed). */
+export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
+  const now = options.now ?? Date.now;
+  const families = new Map<string, SessionFamily>();
+  const familiesByUser = new Map<string, Set<string>>();
+  const notBefore = new Map<string, number>();
+  const failures = new Map<string, FailureCount & { expiresAt: number }>();
+  let maxAbsoluteTtlMs = 0;
+
+  const sweep = (): void => {
+    const t = now();
+    for (const [id, family] of families) {
+      if (family.absoluteExpiresAt < t) {
+        families.delete(id);
+        familiesByUser.get(family.userId)?.delete(id);
+      }
+    }
+    for (const [userId, ids] of familiesByUser) if (ids.size === 0) familiesByUser.delete(userId);
+    // A not-before time only matters while tokens issued before it could still be alive.
+    for (const [userId, nbf] of notBefore) if (nbf * 1000 + maxAbsoluteTtlMs < t) notBefore.delete(userId);
+    for (const [key, entry] of failures) if (entry.expiresAt < t) failures.delete(key);
+  };
+  const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
+  timer.unref();
+
+  const liveFailure = (key: string, t: number): (FailureCount & { expiresAt: number }) | undefined => {
+    const entry = failures.get(key);
+    if (entry && entry.expiresAt < t) {
+      failures.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  return {
+    async createFamily(family) {
+      families.set(family.id, { ...family });
+      maxAbsoluteTtlMs = Math.max(maxAbsoluteTtlMs, family.absoluteExpiresAt - family.createdAt);
+      let ids = familiesByUser.get(family.userId);
+      if (!ids) familiesByUser.set(family.userId, (ids = new Set()));
+      ids.add(family.id);
+    },
+
+    async rotateFamily(id, presentedJti, nextJti, { now: t, graceMs, idleTtlMs }) {
+      // Runs without an await between read and write, so it is atomic within this process.
+      const family = families.get(id);
+      if (!family) return { status: 'missing' };
+      if (family.revoked) return { status: 'revoked', family: { ...family } };
+      if (presentedJti === family.currentJti) {
+        if (t >= family.absoluteExpiresAt) return { status: 'expired', reason: 'absolute', family: { ...family } };
+        if (t - family.lastRotatedAt >= idleTtlMs) return { status: 'expired', reason: 'idle', family: { ...family } };
+        family.previousJti = family.currentJti;
+        family.currentJti = nextJti;
+        family.lastRotatedAt = t;
+        return { status: 'rotated', family: { ...family } };
+      }
+      if (presentedJti === family.previousJti && t - family.lastRotatedAt <= graceMs) {
+        return { status: 'conflict', family: { ...family } };
+      }
+      family.revoked = true;
+      return { status: 'reused', family: { ...family } };
+    },
+
+    async revokeFamily(id) {
+      const family = families.get(id);
+      if (!family) return undefined;
+      family.revoked = true;
+      return { ...family };
+    },
+
+    async revokeUser(userId, notBeforeSec) {
+      notBefore.set(userId, Math.max(notBefore.get(userId) ?? 0, notBeforeSec));
+      let live = 0;
+      for (const id of familiesByUser.get(userId) ?? []) {
+        const family = families.get(id);
+        if (family && !family.revoked) {
+          family.revoked = true;
+          live += 1;
+        }
+      }
+      return live;
+    },
+
+    async isSessionActive(sessionId, userId, issuedAtSec) {
+      const family = families.get(sessionId);
+      if (!family || family.revoked || family.userId !== userId) return false;
+      return issuedAtSec >= (notBefore.get(userId) ?? 0);
+    },
+
+    async recordFailures(keys, windowMs, t) {
+      return keys.map((key) => {
+        const entry = liveFailure(key, t) ?? { count: 0, lastAt: t, expiresAt: 0 };
+        entry.count += 1;
+        entry.lastAt = t;
+        entry.expiresAt = t + windowMs;
+        failures.set(key, entry);
+        return { count: entry.count, lastAt: entry.lastAt };
+      });
+    },
+
+    async getFailures(keys, t) {
+      return keys.map((key) => {
+        const entry = liveFailure(key, t);
+        return entry ? { count: entry.count, lastAt: entry.lastAt } : undefined;
+      });
+    },
+
+    async clearFailures(keys) {
+      for (const key of keys) failures.delete(key);
+    },
+
+    async close() {
+      clearInterval(timer);
+    },
+  };
+}

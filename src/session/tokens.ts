@@ -1,0 +1,197 @@
+import { randomUUID, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { ConfigurationError, SentinelError } from '../errors.js';
+import type { KeyRing, RingKey } from './key-ring.js';
+
+/**
+ * Issues and verifies our JWTs. Everything an attacker controls in a token (its header) is checked against the
+ * key ring before any cryptography runs: the header cannot pick the key (`kid` is looked up), the algorithm (it
+ * must equal the key's one), nor bring its own key (`jwk`, `jku`, `x5u`, `x5c` are refused) — RFC 8725 §2.
+ * Access and refresh tokens are explicitly typed in both the header (`typ`, RFC 8725 §3.11, RFC 9068) and the
+ * payload (`token_use`), so one can never be used as the other.
+ */
+
+export type TokenType = 'access' | 'refresh';
+
+export interface TokenClaims {
+  iss: string;
+  aud: string;
+  sub: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  token_use: TokenType;
+  /** The session (refresh family) this token belongs to. */
+  sid: string;
+  /** Access tokens only: the user's name and roles, so handlers need no lookup. */
+  name?: string;
+  roles?: string[];
+}
+
+export interface IssuedToken {
+  token: string;
+  claims: TokenClaims;
+}
+
+export interface TokenServiceOptions {
+  keyRing: KeyRing;
+  issuer: string;
+  audience: string;
+  /** Seconds of clock skew accepted on exp/nbf/iat. Default 5, at most 60. */
+  clockToleranceSec?: number;
+  /** Tokens longer than this are refused before parsing. Default 4096 (a cookie's own limit). */
+  maxTokenBytes?: number;
+  /** Verified access tokens kept to skip the signature check on repeat requests. Default 10000; 0 disables. */
+  cacheSize?: number;
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+}
+
+export interface TokenService {
+  /** Signs a token of `type` for `subject`, valid `ttlMs`; `jti` defaults to a random UUID. */
+  issue(type: TokenType, subject: { sub: string; sid: string; name?: string; roles?: readonly string[] }, ttlMs: number, jti?: string): IssuedToken;
+  /** Verifies signature and claims; throws SentinelError token_invalid or token_expired with a `reason`. */
+  verify(token: string, type: TokenType): TokenClaims;
+}
+
+const HEADER_TYP: Record<TokenType, string> = { access: 'at+jwt', refresh: 'rt+jwt' };
+const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'x5t', 'crit'] as const;
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+const DEFAULTS = { clockToleranceSec: 5, maxTokenBytes: 4096, cacheSize: 10_000 };
+
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const { keyRing, issuer, audience } = options;
+  const clockToleranceSec = options.clockToleranceSec ?? DEFAULTS.clockToleranceSec;
+  const maxTokenBytes = options.maxTokenBytes ?? DEFAULTS.maxTokenBytes;
+  const cacheSize = options.cacheSize ?? DEFAULTS.cacheSize;
+  const now = options.now ?? Date.now;
+  if (!keyRing?.active) throw new ConfigurationError('The keyRing option must be a key ring from createKeyRing().');
+  if (typeof issuer !== 'string' || issuer === '') throw new ConfigurationError('The issuer option must be a non-empty string.');
+  if (typeof audience !== 'string' || audience === '') throw new ConfigurationError('The audience option must be a non-empty string.');
+  if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0 || clockToleranceSec > 60) {
+    throw new ConfigurationError('The clockToleranceSec option must be a finite number from 0 to 60.');
+  }
+  if (!Number.isInteger(maxTokenBytes) || maxTokenBytes < 256) throw new ConfigurationError('The maxTokenBytes option must be an integer of at least 256.');
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new ConfigurationError('The cacheSize option must be a non-negative integer.');
+
+  // Keyed by the whole token string: a hit means these exact bytes were verified before. Expiry is still checked
+  // on every hit, and revocation is the caller's job on every request.
+  const verified = new Map<string, TokenClaims>();
+
+  const invalid = (reason: string, cause?: unknown): SentinelError => new SentinelError('token_invalid', { reason, cause });
+
+  function checkClaims(payload: unknown, type: TokenType, nowSec: number): TokenClaims {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('malformed');
+    const claims = payload as Record<string, unknown>;
+    for (const name of ['exp', 'iat'] as const) {
+      if (typeof claims[name] !== 'number' || !Number.isFinite(claims[name])) throw invalid('missing_claim');
+    }
+    for (const name of ['jti', 'sub', 'sid', 'iss'] as const) {
+      if (typeof claims[name] !== 'string' || (claims[name] as string).length === 0 || (claims[name] as string).length > 256) throw invalid('missing_claim');
+    }
+    if (claims.iss !== issuer) throw invalid('wrong_issuer');
+    const aud = claims.aud;
+    if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) throw invalid('wrong_audience');
+    if (claims.token_use !== type) throw invalid('wrong_type');
+    if ((claims.iat as number) > nowSec + clockToleranceSec) throw invalid('not_before');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > nowSec + clockToleranceSec)) throw invalid('not_before');
+    if (nowSec >= (claims.exp as number) + clockToleranceSec) throw new SentinelError('token_expired', { reason: 'expired' });
+    if (type === 'access' && (!Array.isArray(claims.roles) || !claims.roles.every((r) => typeof r === 'string'))) throw invalid('missing_claim');
+    return claims as unknown as TokenClaims;
+  }
+
+  function verifySignature(token: string, key: RingKey, parts: string[]): unknown {
+    if (key.alg === 'EdDSA') {
+      // jsonwebtoken has no EdDSA; Node's crypto verifies Ed25519 directly (RFC 8037).
+      const ok = cryptoVerify(null, Buffer.from(`${parts[0]}.${parts[1]}`), key.verifyKey, Buffer.from(parts[2]!, 'base64url'));
+      if (!ok) throw invalid('bad_signature');
+      try {
+        return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+      } catch (error) {
+        throw invalid('malformed', error);
+      }
+    }
+    try {
+      // Claims are checked by checkClaims for every algorithm alike; jsonwebtoken checks the signature here.
+      return jwt.verify(token, key.verifyKey, { algorithms: [key.alg as jwt.Algorithm], ignoreExpiration: true, ignoreNotBefore: true });
+    } catch (error) {
+      throw mapLibraryError(error);
+    }
+  }
+
+  return {
+    issue(type, subject, ttlMs, jti = randomUUID()) {
+      const iat = Math.floor(now() / 1000);
+      const claims: TokenClaims = {
+        iss: issuer,
+        aud: audience,
+        sub: subject.sub,
+        iat,
+        exp: iat + Math.max(1, Math.floor(ttlMs / 1000)),
+        jti,
+        token_use: type,
+        sid: subject.sid,
+      };
+      if (type === 'access') {
+        claims.name = subject.name ?? subject.sub;
+        claims.roles = [...(subject.roles ?? [])];
+      }
+      const key = keyRing.active;
+      const header = { alg: key.alg, typ: HEADER_TYP[type], kid: key.kid };
+      let token: string;
+      if (key.alg === 'EdDSA') {
+        const signingInput = `${b64(header)}.${b64(claims)}`;
+        token = `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), key.signKey).toString('base64url')}`;
+      } else {
+        token = jwt.sign(claims, key.signKey, { algorithm: key.alg as jwt.Algorithm, header });
+      }
+      return { token, claims };
+    },
+
+    verify(token, type) {
+      if (typeof token !== 'string' || token.length === 0) throw invalid('missing');
+      if (token.length > maxTokenBytes) throw invalid('oversized');
+      const nowSec = Math.floor(now() / 1000);
+      const cached = type === 'access' ? verified.get(token) : undefined;
+      if (cached) return checkClaims(cached, type, nowSec);
+
+      const parts = token.split('.');
+      if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part))) throw invalid('malformed');
+      let header: Record<string, unknown>;
+      try {
+        header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+      } catch (error) {
+        throw invalid('malformed', error);
+      }
+      if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('malformed');
+      if (FORBIDDEN_HEADERS.some((name) => name in header)) throw invalid('forbidden_header');
+      const key = typeof header.kid === 'string' ? keyRing.get(header.kid) : undefined;
+      if (!key) throw invalid('unknown_kid');
+      if (header.alg !== key.alg) throw invalid('algorithm');
+      if (header.typ !== HEADER_TYP[type]) throw invalid('wrong_type');
+
+      const claims = checkClaims(verifySignature(token, key, parts), type, nowSec);
+      if (type === 'access' && cacheSize > 0) {
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+        verified.set(token, claims);
+      }
+      return claims;
+    },
+  };
+}
+
+function b64(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** jsonwebtoken's errors mapped once, at the boundary, to our reasons. */
+function mapLibraryError(error: unknown): SentinelError {
+  const message = error instanceof Error ? error.message : '';
+  const reason = /signature/i.test(message)
+    ? 'bad_signature'
+    : /algorithm/i.test(message)
+      ? 'algorithm'
+      : 'malformed';
+  return new SentinelError('token_invalid', { reason, cause: error });
+}
