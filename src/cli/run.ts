@@ -117,5 +117,6 @@ async function readPassword(io: CliIo): Promise<string> {
     stdin.setRawMode?.(false);
     if (stdin.isTTY) io.stderr.write('\n');
   }
-  return text.split(/[\r\n\u0004]/)[0] ?? '';
+  // End of line or Ctrl-D ends the password.
+  return text.split(String.fromCharCode(4))[0]!.split(/[\r\n]/)[0] ?? '';
 }

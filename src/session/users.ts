@@ -27,7 +27,6 @@ interface UsersFile {
 
 /** At most this many characters; no control characters; no surrounding white space. */
 export const MAX_USERNAME_LENGTH = 128;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 const ROLE = /^[a-z][a-z0-9_-]{0,63}$/;
 
