@@ -171,7 +171,10 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
 
   const fail = (code: 'token_invalid' | 'token_expired', reason: string): SentinelError => new SentinelError(code, { reason });
 
-  async function resolve(ctx: Context): Promise<{ method: 'cookie' | 'bearer'; claims: TokenClaims } | undefined> {
+  type Resolved = { method: 'cookie' | 'bearer'; claims: TokenClaims } | undefined;
+
+  /** Synchronous unless the store answers with a promise: the memory store keeps this path free of microtasks. */
+  function resolve(ctx: Context): Resolved | Promise<Resolved> {
     let token: string | undefined;
     let method: 'cookie' | 'bearer' = 'cookie';
     const authorization = o.bearer ? ctx.get('authorization') : '';
@@ -187,29 +190,46 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     }
     if (token === undefined) return undefined;
     const claims = tokens.verify(token, 'access');
-    let active: boolean;
+    let answer: boolean | Promise<boolean>;
     try {
-      active = await store.isSessionActive(claims.sid, claims.sub, claims.iat);
+      answer = store.isSessionActive(claims.sid, claims.sub, claims.iat);
     } catch (error) {
-      throw new SentinelError('store_unavailable', { reason: 'session_check', cause: error });
+      return storeUnavailable(error);
     }
+    if (typeof answer === 'boolean') return decide(answer, method, claims);
+    // No closures on the synchronous path above: it runs on every request.
+    return answer.then((active) => decide(active, method, claims), storeUnavailable);
+  }
+
+  function decide(active: boolean, method: 'cookie' | 'bearer', claims: TokenClaims): Resolved {
     if (!active) throw fail('token_invalid', 'revoked');
     return { method, claims };
   }
 
-  const authenticate: Middleware = async (ctx, next) => {
+  const apply = (ctx: Context, result: Resolved): void => {
+    if (!result) return;
+    const { claims } = result;
+    ctx.state.auth = result;
+    ctx.state.user = { id: claims.sub, name: claims.name ?? claims.sub, roles: claims.roles ?? [], sessionId: claims.sid, tokenId: claims.jti } satisfies SessionUser;
+  };
+  const reject = (ctx: Context, error: unknown): void => {
+    if (!isSentinelError(error)) throw error;
+    ctx.state.authError = error;
+  };
+
+  const authenticate: Middleware = (ctx, next) => {
+    let result: Resolved | Promise<Resolved>;
     try {
-      const result = await resolve(ctx);
-      if (result) {
-        const { claims } = result;
-        ctx.state.auth = result;
-        ctx.state.user = { id: claims.sub, name: claims.name ?? claims.sub, roles: claims.roles ?? [], sessionId: claims.sid, tokenId: claims.jti } satisfies SessionUser;
-      }
+      result = resolve(ctx);
     } catch (error) {
-      if (!isSentinelError(error)) throw error;
-      ctx.state.authError = error;
+      reject(ctx, error);
+      return next();
     }
-    await next();
+    if (result instanceof Promise) {
+      return result.then((value) => apply(ctx, value), (error: unknown) => reject(ctx, error)).then(() => next());
+    }
+    apply(ctx, result);
+    return next();
   };
 
   const requireAuth: Middleware = async (ctx, next) => {
@@ -301,6 +321,10 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     throttle,
     close: () => store.close(),
   };
+}
+
+function storeUnavailable(error: unknown): never {
+  throw new SentinelError('store_unavailable', { reason: 'session_check', cause: error });
 }
 
 function stripUndefined<T extends object>(value: T): T {

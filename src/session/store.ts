@@ -50,8 +50,12 @@ export interface SessionStore {
   revokeFamily(id: string): Promise<SessionFamily | undefined>;
   /** Revokes every family of a user and sets their not-before time; returns how many were live. */
   revokeUser(userId: string, notBeforeSec: number): Promise<number>;
-  /** True when the session exists, is not revoked, and the token was issued after the user's not-before time. */
-  isSessionActive(sessionId: string, userId: string, issuedAtSec: number): Promise<boolean>;
+  /**
+   * True when the session exists, is not revoked, and the token was issued after the user's not-before time.
+   * On every authenticated request, so a store may answer synchronously: the memory store does, sparing the hot
+   * path a promise and a microtask per request.
+   */
+  isSessionActive(sessionId: string, userId: string, issuedAtSec: number): boolean | Promise<boolean>;
   /** Adds one failure to each key (each kept for `windowMs` after its latest failure); returns the new counts. */
   recordFailures(keys: readonly string[], windowMs: number, now: number): Promise<FailureCount[]>;
   getFailures(keys: readonly string[], now: number): Promise<Array<FailureCount | undefined>>;
@@ -149,7 +153,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return live;
     },
 
-    async isSessionActive(sessionId, userId, issuedAtSec) {
+    isSessionActive(sessionId, userId, issuedAtSec) {
       const family = families.get(sessionId);
       if (!family || family.revoked || family.userId !== userId) return false;
       return issuedAtSec >= (notBefore.get(userId) ?? 0);

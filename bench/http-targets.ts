@@ -1,0 +1,80 @@
+/**
+ * One benchmark target per process, so the load generator (bench/index.ts) never shares a core's event loop with
+ * the server it measures. Prints one JSON line: { port, cookie }.
+ *   bare      Koa + the route
+ *   sentinel  Koa + createSessionKit's authenticate + requireAuth + the route (cookie verification)
+ *   app       the whole reference app (request id, headers, error handler, body limits, auth, CSRF, routes)
+ *   koa-jwt   Koa + koa-jwt in cookie mode with a string secret + the route (the usual alternative)
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import Koa from 'koa';
+import jwt from 'jsonwebtoken';
+import koaJwt from 'koa-jwt';
+import { createLogger } from '../src/logging/logger.js';
+import { createApp } from '../src/service/app.js';
+import { createKeyRing } from '../src/session/key-ring.js';
+import { createSessionKit } from '../src/session/session-kit.js';
+import { createMemoryUserDirectory } from '../src/session/users.js';
+
+const variant = process.argv[2];
+const secret = randomBytes(32);
+const keyRing = createKeyRing([{ kid: 'bench', alg: 'HS256', secret }]);
+const users = createMemoryUserDirectory([]);
+const route = (ctx: Koa.Context): void => {
+  ctx.body = { message: `Hello, ${ctx.state.user?.name ?? 'world'}.` };
+};
+
+async function sessionCookie(kit: ReturnType<typeof createSessionKit>): Promise<string> {
+  const now = Date.now();
+  const sid = randomUUID();
+  await kit.store.createFamily({
+    id: sid, userId: 'u_bench', userName: 'bench', roles: ['user'], createdAt: now, lastRotatedAt: now,
+    currentJti: randomUUID(), previousJti: null, revoked: false, absoluteExpiresAt: now + 3_600_000,
+  });
+  const { token } = kit.tokens.issue('access', { sub: 'u_bench', sid, name: 'bench', roles: ['user'] }, 3_600_000);
+  return `__Host-sentinel_at=${token}`;
+}
+
+let app: Koa;
+let cookie = '';
+switch (variant) {
+  case 'bare':
+    // The same request bytes as the sentinel target (cookie included); only the verification is missing.
+    app = new Koa();
+    app.use(async (ctx) => route(ctx));
+    cookie = await sessionCookie(createSessionKit({ keyRing, users }));
+    break;
+  case 'sentinel': {
+    const kit = createSessionKit({ keyRing, users });
+    app = new Koa();
+    app.use(kit.authenticate);
+    app.use(kit.requireAuth);
+    app.use(async (ctx) => route(ctx));
+    cookie = await sessionCookie(kit);
+    break;
+  }
+  case 'app': {
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    const built = createApp({ logger: createLogger({ name: 'bench', streams: [{ stream: quiet }] }), session: { keyRing, users } });
+    app = built.app;
+    cookie = await sessionCookie(built.kit);
+    break;
+  }
+  case 'koa-jwt': {
+    const stringSecret = secret.toString('hex');
+    app = new Koa();
+    app.use(koaJwt({ secret: stringSecret, cookie: 'token', algorithms: ['HS256'] }));
+    app.use(async (ctx) => route(ctx));
+    cookie = `token=${jwt.sign({ sub: 'u_bench', name: 'bench' }, stringSecret, { algorithm: 'HS256', expiresIn: '1h' })}`;
+    break;
+  }
+  default:
+    console.error(`unknown variant ${variant}`);
+    process.exit(2);
+}
+const path = variant === 'app' ? '/api/hello' : '/';
+const server = app.listen(0, '127.0.0.1', () => {
+  console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, cookie, path }));
+});

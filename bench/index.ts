@@ -1,0 +1,81 @@
+/**
+ * `npm run bench`: throughput ratios from runs side by side in one run. Each target runs in its own process;
+ * rounds alternate between targets so drift (thermal, other load) spreads evenly; medians are reported.
+ * Figures are ratios against bare Koa measured in the same run, never absolute thresholds.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+
+const VARIANTS = ['bare', 'sentinel', 'app', 'koa-jwt'] as const;
+type Variant = (typeof VARIANTS)[number];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = 50;
+
+interface Target {
+  child: ChildProcess;
+  port: number;
+  cookie: string;
+  path: string;
+}
+
+async function startTarget(variant: Variant): Promise<Target> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-targets.ts', variant], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await once(lines, 'line')) as [string];
+  const { port, cookie, path } = JSON.parse(line) as { port: number; cookie: string; path: string };
+  return { child, port, cookie, path };
+}
+
+async function load(target: Target, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: target.cookie ? { cookie: target.cookie } : {},
+  });
+  const errors = result.errors + result.non2xx;
+  return { rps: result.requests.average, p99: result.latency.p99, errors };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const targets = new Map<Variant, Target>();
+  for (const variant of VARIANTS) targets.set(variant, await startTarget(variant));
+  const results = new Map<Variant, Array<{ rps: number; p99: number; errors: number }>>(VARIANTS.map((v) => [v, []]));
+  try {
+    for (const variant of VARIANTS) await load(targets.get(variant)!, 1); // warm-up: JIT and caches
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      for (const variant of VARIANTS) {
+        const r = await load(targets.get(variant)!, SECONDS);
+        results.get(variant)!.push(r);
+        console.log(`round ${round} ${variant.padEnd(9)} ${Math.round(r.rps).toString().padStart(7)} req/s  p99 ${r.p99} ms${r.errors ? `  ERRORS ${r.errors}` : ''}`);
+      }
+    }
+  } finally {
+    for (const target of targets.values()) target.child.kill();
+  }
+  const summary = Object.fromEntries(VARIANTS.map((v) => {
+    const runs = results.get(v)!;
+    return [v, { rps: Math.round(median(runs.map((r) => r.rps))), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) }];
+  })) as Record<Variant, { rps: number; p99: number; errors: number }>;
+  console.log('\nGET route, 50 connections, medians of', ROUNDS, 'rounds of', SECONDS, 's');
+  console.table(summary);
+  const ratio = (a: Variant, b: Variant): string => (summary[a].rps / summary[b].rps).toFixed(2);
+  console.log(`sentinel / bare   = ${ratio('sentinel', 'bare')}x   (target >= 0.85)`);
+  console.log(`app / bare        = ${ratio('app', 'bare')}x`);
+  console.log(`sentinel / koa-jwt = ${ratio('sentinel', 'koa-jwt')}x   (target >= 5)`);
+  if (Object.values(summary).some((s) => s.errors > 0)) {
+    console.error('Some requests failed: the figures above are not valid.');
+    process.exitCode = 1;
+  }
+}
+
+await main();
