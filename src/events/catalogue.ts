@@ -67,6 +67,7 @@ export const EVENT_CATALOGUE = {
     reasons: [
       'missing', 'expired', 'not_before', 'malformed', 'oversized', 'bad_signature', 'algorithm', 'unknown_kid',
       'forbidden_header', 'wrong_type', 'wrong_issuer', 'wrong_audience', 'missing_claim', 'revoked', 'duplicate_cookie',
+      'user_disabled', 'reuse',
     ],
   },
   session_expired: {
@@ -81,7 +82,7 @@ export const EVENT_CATALOGUE = {
   authn_token_revoked: {
     category: ['authentication'], type: ['deletion'], outcome: 'success', level: 'info', vocabulary: 'owasp',
     description: 'Tokens were revoked server-side (logout, logout everywhere, or reuse detection).',
-    reasons: ['logout', 'logout_all', 'reuse'],
+    reasons: ['logout', 'logout_all', 'reuse', 'user_disabled'],
   },
   session_logout: {
     category: ['session'], type: ['end'], outcome: 'success', level: 'info', vocabulary: 'owasp',

@@ -161,14 +161,24 @@ export function createAuthRoutes(kit: KitContext): Router {
     if (read.duplicate) refused('token_invalid', 'duplicate_cookie', false);
     if (read.value === undefined) refused('token_invalid', 'missing', false);
     let claims: TokenClaims;
+    let expired: boolean;
     try {
-      claims = tokens.verify(read.value!, 'refresh');
+      ({ claims, expired } = tokens.verifyAllowingExpiry(read.value!, 'refresh'));
     } catch (error) {
       if (!isSentinelError(error)) throw error;
-      return refused(error.code as 'token_invalid' | 'token_expired', error.reason ?? 'invalid', error.code === 'token_expired');
+      return refused(error.code as 'token_invalid' | 'token_expired', error.reason ?? 'invalid', false);
     }
 
     const t = now();
+    if (expired) {
+      // An authentic refresh token past its exp: the session hit its idle or absolute timeout. End it for good.
+      const family = await store.revokeFamily(claims.sid);
+      // Whichever limit came first ended the session.
+      const reason = family && family.absoluteExpiresAt <= family.lastRotatedAt + kit.refreshTtlMs ? 'absolute' : 'idle';
+      emit(ctx, 'session_expired', { reason, user: family ? { name: family.userName, id: family.userId } : undefined, http: { statusCode: 401 }, sentinel: { session_id: claims.sid, refresh_token_id: claims.jti } });
+      kit.clearSessionCookies(ctx);
+      throw new SentinelError('token_expired', { reason });
+    }
     const nextJti = randomUUID();
     const result = await store.rotateFamily(claims.sid, claims.jti, nextJti, { now: t, graceMs: kit.refreshGraceMs, idleTtlMs: kit.refreshTtlMs });
     const ids = { session_id: claims.sid, refresh_token_id: claims.jti };
@@ -213,11 +223,13 @@ export function createAuthRoutes(kit: KitContext): Router {
   });
 
   router.post('/logout', async (ctx) => {
-    const user = ctx.state.user;
-    if (user) {
-      await store.revokeFamily(user.sessionId);
-      emit(ctx, 'authn_token_revoked', { reason: 'logout', http: { statusCode: 204 } });
-      emit(ctx, 'session_logout', { reason: 'logout', http: { statusCode: 204 } });
+    const sessionId = ctx.state.user?.sessionId ?? expiredSession(ctx);
+    if (sessionId) {
+      const family = await store.revokeFamily(sessionId);
+      // With a live session emit() takes the user from ctx.state; after expiry, from the revoked family.
+      const who = !ctx.state.user && family ? { user: { name: family.userName, id: family.userId } } : {};
+      emit(ctx, 'authn_token_revoked', { reason: 'logout', ...who, http: { statusCode: 204 }, sentinel: { session_id: sessionId } });
+      emit(ctx, 'session_logout', { reason: 'logout', ...who, http: { statusCode: 204 }, sentinel: { session_id: sessionId } });
     }
     // Without a valid session there is nothing to revoke, but the browser's copies still go.
     kit.clearSessionCookies(ctx);
@@ -240,11 +252,26 @@ export function createAuthRoutes(kit: KitContext): Router {
     const claims = ctx.state.auth!.claims;
     ctx.body = {
       user: { id: user.id, name: user.name, roles: user.roles },
-      session: { id: user.sessionId, accessExpiresAt: new Date(claims.exp * 1000).toISOString() },
+      session: { id: kit.sessionRef(user.sessionId), accessExpiresAt: new Date(claims.exp * 1000).toISOString() },
       // A fresh token for the same session, so a reloaded page can recover it without reading cookies.
       csrfToken: kit.csrfTokens.issue(user.sessionId),
     };
   });
+
+  /**
+   * The session of an authentic but expired access cookie, so logging out after a long pause still revokes the
+   * session server-side. Only an expired token qualifies: any other failure means there is nothing to trust.
+   */
+  function expiredSession(ctx: Context): string | undefined {
+    if (ctx.state.authError?.code !== 'token_expired') return undefined;
+    const read = readCookie(ctx.get('cookie'), kit.cookies.access.name);
+    if (read.duplicate || read.value === undefined) return undefined;
+    try {
+      return tokens.verifyAllowingExpiry(read.value, 'access').claims.sid;
+    } catch {
+      return undefined;
+    }
+  }
 
   return router;
 }

@@ -17,6 +17,8 @@ export interface CookieRead {
   duplicate: boolean;
 }
 
+/** name=value at most this long, the limit every browser honours (ASVS 3.3.5). */
+export const MAX_COOKIE_BYTES = 4096;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const COOKIE_VALUE = /^[!#-+\--:<-[\]-~]*$/;
 
@@ -27,6 +29,8 @@ export function assertCookieSpec(spec: CookieSpec): void {
 
 export function serializeCookie(spec: CookieSpec, value: string, maxAgeSec: number): string {
   if (!COOKIE_VALUE.test(value)) throw new Error(`Cookie value for ${spec.name} has characters a cookie cannot hold`);
+  // Browsers drop a larger cookie silently (RFC 6265 §6.1): fail loudly here instead.
+  if (spec.name.length + 1 + value.length > MAX_COOKIE_BYTES) throw new Error(`Cookie ${spec.name} would exceed ${MAX_COOKIE_BYTES} bytes`);
   let header = `${spec.name}=${value}; Path=${spec.path}; Max-Age=${Math.max(0, Math.floor(maxAgeSec))}`;
   if (maxAgeSec <= 0) header += '; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
   header += '; Secure';

@@ -6,6 +6,9 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } fr
  * worthless; it is not stored anywhere, so any instance verifies it.
  */
 
+/** 16 random bytes and a 32-byte HMAC, both base64url without padding. */
+const TOKEN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
+
 export interface CsrfTokens {
   issue(sessionId: string): string;
   verify(token: string | undefined, sessionId: string): boolean;
@@ -28,12 +31,11 @@ export function createCsrfTokens(secrets: readonly Buffer[]): CsrfTokens {
       return `${nonce}.${mac(secrets[0]!, sessionId, nonce).toString('base64url')}`;
     },
     verify(token, sessionId) {
-      if (typeof token !== 'string' || token.length > 200) return false;
+      // Exactly the shape issue() makes: Buffer's base64url decoder skips stray characters, so check first.
+      if (typeof token !== 'string' || !TOKEN.test(token)) return false;
       const dot = token.indexOf('.');
-      if (dot <= 0) return false;
       const nonce = token.slice(0, dot);
       const given = Buffer.from(token.slice(dot + 1), 'base64url');
-      if (given.length !== 32) return false;
       return secrets.some((secret) => timingSafeEqual(mac(secret, sessionId, nonce), given));
     },
   };

@@ -87,7 +87,7 @@ function toRingKey(input: KeyInput): RingKey {
   if (typeof kid !== 'string' || !KID.test(kid)) {
     throw new ConfigurationError(`Key id ${JSON.stringify(kid)} must be 1-64 characters of letters, digits, ".", "_" or "-".`);
   }
-  if (alg in HMAC_MIN_BYTES) {
+  if (Object.hasOwn(HMAC_MIN_BYTES, alg)) {
     if (input.secret === undefined) throw new ConfigurationError(`Key "${kid}" (${alg}) needs a secret.`);
     const bytes = typeof input.secret === 'string' ? decodeSecret(input.secret) : input.secret;
     if (bytes.length < HMAC_MIN_BYTES[alg]!) {
@@ -96,7 +96,7 @@ function toRingKey(input: KeyInput): RingKey {
     const secret = createSecretKey(bytes);
     return { kid, alg: alg as SigningAlgorithm, verifyKey: secret, signKey: secret };
   }
-  const expectedType = ASYMMETRIC_TYPE[alg];
+  const expectedType = Object.hasOwn(ASYMMETRIC_TYPE, alg) ? ASYMMETRIC_TYPE[alg] : undefined;
   if (!expectedType) {
     throw new ConfigurationError(`Key "${kid}" has algorithm "${alg}"; supported: ${[...Object.keys(HMAC_MIN_BYTES), ...Object.keys(ASYMMETRIC_TYPE)].join(', ')}.`);
   }

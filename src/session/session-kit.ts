@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import compose from 'koa-compose';
 import { ConfigurationError, SentinelError, isSentinelError } from '../errors.js';
@@ -95,6 +96,8 @@ export interface KitContext {
   passwordParams: ScryptParams | undefined;
   now: () => number;
   emit(ctx: Context, action: EventAction, input?: SecurityEventInput): void;
+  /** The keyed hash that stands for a session id in events and in GET /auth/me. */
+  sessionRef(sessionId: string): string;
   requireAuth: Middleware;
   setSessionCookies(ctx: Context, tokens: { access: string; refresh: string; csrf: string }, sessionExpiresAt: number, refreshExpiresAt: number): void;
   clearSessionCookies(ctx: Context): void;
@@ -149,6 +152,10 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     .filter((key) => key.signKey)
     .map((key) => deriveSecret(key.signKey!, 'csrf'));
   const csrfTokens = createCsrfTokens(csrfSecrets);
+  // Logs carry a keyed hash of the session id, never the id itself (ASVS 16.3: no session identifiers in logs).
+  // Keyed by the signing key, so every instance computes the same reference and events still correlate.
+  const logKey = deriveSecret(o.keyRing.active.signKey, 'log');
+  const sessionRef = (sessionId: string): string => createHmac('sha256', logKey).update(sessionId).digest('base64url').slice(0, 22);
   const onEvent = o.onEvent;
 
   function emit(ctx: Context, action: EventAction, input: SecurityEventInput = {}): void {
@@ -162,12 +169,17 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
         urlPath: ctx.path,
         ...input,
         http: { method: ctx.method, requestId: ctx.state.requestId, ...input.http },
-        sentinel: { ...(user ? { session_id: user.sessionId, token_id: user.tokenId } : {}), ...input.sentinel },
+        sentinel: withSessionRef({ ...(user ? { session_id: user.sessionId, token_id: user.tokenId } : {}), ...input.sentinel }),
       }));
     } catch {
       // A broken event sink must never turn into a failed request (ASVS 16.5.1); the shipper reports its own health.
     }
   }
+
+  const withSessionRef = (fields: Record<string, unknown>): Record<string, unknown> => {
+    if (typeof fields.session_id === 'string') fields.session_id = sessionRef(fields.session_id);
+    return fields;
+  };
 
   const fail = (code: 'token_invalid' | 'token_expired', reason: string): SentinelError => new SentinelError(code, { reason });
 
@@ -268,12 +280,17 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     const site = ctx.get('sec-fetch-site');
     const origin = ctx.get('origin');
     const sameOrigin = (value: string): boolean => {
-      if (allowedOrigins.has(value)) return true;
+      let url: URL;
       try {
-        return new URL(value).host === ctx.host;
+        url = new URL(value);
       } catch {
         return false;
       }
+      // Not ctx.origin: in Koa 3 that is the request's Origin header, not the server's own origin.
+      if (allowedOrigins.has(url.origin) || url.origin === `${ctx.protocol}://${ctx.host}`) return true;
+      // Behind a TLS-terminating proxy without TRUST_PROXY the server sees http while the browser says https:
+      // accept that upgrade for our own host, never a downgrade to http.
+      return url.host === ctx.host && url.protocol === 'https:';
     };
     if (site === 'cross-site') refuse('cross_site');
     if (origin) {
@@ -294,7 +311,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const kitContext: KitContext = {
     tokens, store, throttle, csrfTokens, users: o.users, cookies,
     accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs,
-    refreshGraceMs: o.refreshGraceMs, basePath: o.basePath, passwordParams: o.passwordParams, now, emit, requireAuth,
+    refreshGraceMs: o.refreshGraceMs, basePath: o.basePath, passwordParams: o.passwordParams, now, emit, sessionRef, requireAuth,
     setSessionCookies(ctx, issued, sessionExpiresAt, refreshExpiresAt) {
       const t = now();
       // The access cookie outlives its token so the server can answer token_expired (refresh!) rather than

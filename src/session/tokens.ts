@@ -52,6 +52,11 @@ export interface TokenService {
   issue(type: TokenType, subject: { sub: string; sid: string; name?: string; roles?: readonly string[] }, ttlMs: number, jti?: string): IssuedToken;
   /** Verifies signature and claims; throws SentinelError token_invalid or token_expired with a `reason`. */
   verify(token: string, type: TokenType): TokenClaims;
+  /**
+   * Like verify, but an authentic token past its `exp` is returned instead of refused: for logout and for
+   * telling an expired session apart from a forged token. Never use its result to grant access.
+   */
+  verifyAllowingExpiry(token: string, type: TokenType): { claims: TokenClaims; expired: boolean };
 }
 
 const HEADER_TYP: Record<TokenType, string> = { access: 'at+jwt', refresh: 'rt+jwt' };
@@ -84,7 +89,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   const invalid = (reason: string, cause?: unknown): SentinelError => new SentinelError('token_invalid', { reason, cause });
 
-  function checkClaims(payload: unknown, type: TokenType, nowSec: number): TokenClaims {
+  function checkClaims(payload: unknown, type: TokenType, nowSec: number, allowExpired = false): TokenClaims {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('malformed');
     const claims = payload as Record<string, unknown>;
     if (!isFiniteNumber(claims.exp) || !isFiniteNumber(claims.iat)) throw invalid('missing_claim');
@@ -95,7 +100,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (claims.token_use !== type) throw invalid('wrong_type');
     if ((claims.iat as number) > nowSec + clockToleranceSec) throw invalid('not_before');
     if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > nowSec + clockToleranceSec)) throw invalid('not_before');
-    if (nowSec >= (claims.exp as number) + clockToleranceSec) throw new SentinelError('token_expired', { reason: 'expired' });
+    if (!allowExpired && nowSec >= (claims.exp as number) + clockToleranceSec) throw new SentinelError('token_expired', { reason: 'expired' });
     if (type === 'access' && !isStringArray(claims.roles)) throw invalid('missing_claim');
     return claims as unknown as TokenClaims;
   }
@@ -117,6 +122,39 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     } catch (error) {
       throw mapLibraryError(error);
     }
+  }
+
+  function verifyToken(token: string, type: TokenType, allowExpired: boolean): TokenClaims {
+    if (typeof token !== 'string' || token.length === 0) throw invalid('missing');
+    if (token.length > maxTokenBytes) throw invalid('oversized');
+    const nowSec = Math.floor(now() / 1000);
+    const cached = type === 'access' ? verified.get(cacheKey(token)) : undefined;
+    if (cached && cached.token === token) return checkClaims(cached.claims, type, nowSec, allowExpired);
+
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part))) throw invalid('malformed');
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw invalid('malformed', error);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('malformed');
+    if (FORBIDDEN_HEADERS.some((name) => name in header)) throw invalid('forbidden_header');
+    const key = typeof header.kid === 'string' ? keyRing.get(header.kid) : undefined;
+    if (!key) throw invalid('unknown_kid');
+    if (header.alg !== key.alg) throw invalid('algorithm');
+    if (header.typ !== HEADER_TYP[type]) throw invalid('wrong_type');
+    // One spelling per signature: base64url decoders ignore the unused low bits of the last character, which
+    // would let one token exist under several strings (RFC 7515 §2 requires canonical base64url).
+    if (Buffer.from(parts[2]!, 'base64url').toString('base64url') !== parts[2]) throw invalid('bad_signature');
+
+    const claims = checkClaims(verifySignature(token, key, parts), type, nowSec, allowExpired);
+    if (type === 'access' && cacheSize > 0 && !allowExpired) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+      verified.set(cacheKey(token), { token, claims });
+    }
+    return claims;
   }
 
   return {
@@ -145,37 +183,18 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       } else {
         token = jwt.sign(claims, key.signKey, { algorithm: key.alg as jwt.Algorithm, header });
       }
+      // Never hand out a token our own verify() would refuse (a user with hundreds of roles, say).
+      if (token.length > maxTokenBytes) throw new Error(`The ${type} token for ${subject.sub} would be ${token.length} bytes; the limit is ${maxTokenBytes}.`);
       return { token, claims };
     },
 
     verify(token, type) {
-      if (typeof token !== 'string' || token.length === 0) throw invalid('missing');
-      if (token.length > maxTokenBytes) throw invalid('oversized');
-      const nowSec = Math.floor(now() / 1000);
-      const cached = type === 'access' ? verified.get(cacheKey(token)) : undefined;
-      if (cached && cached.token === token) return checkClaims(cached.claims, type, nowSec);
+      return verifyToken(token, type, false);
+    },
 
-      const parts = token.split('.');
-      if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part))) throw invalid('malformed');
-      let header: Record<string, unknown>;
-      try {
-        header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-      } catch (error) {
-        throw invalid('malformed', error);
-      }
-      if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('malformed');
-      if (FORBIDDEN_HEADERS.some((name) => name in header)) throw invalid('forbidden_header');
-      const key = typeof header.kid === 'string' ? keyRing.get(header.kid) : undefined;
-      if (!key) throw invalid('unknown_kid');
-      if (header.alg !== key.alg) throw invalid('algorithm');
-      if (header.typ !== HEADER_TYP[type]) throw invalid('wrong_type');
-
-      const claims = checkClaims(verifySignature(token, key, parts), type, nowSec);
-      if (type === 'access' && cacheSize > 0) {
-        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
-        verified.set(cacheKey(token), { token, claims });
-      }
-      return claims;
+    verifyAllowingExpiry(token, type) {
+      const claims = verifyToken(token, type, true);
+      return { claims, expired: Math.floor(now() / 1000) >= claims.exp + clockToleranceSec };
     },
   };
 }

@@ -29,7 +29,7 @@ function watch(client: TestClient): TestClient {
 
 /** A browser holding a copy of `from`'s cookies as they are now (a saved copy to replay later). */
 function cloneOf(server: TestServer, from: TestClient): TestClient {
-  const copy = watch(server.h.client());
+  const copy = watch(server.client());
   for (const [name, cookie] of from.jar) copy.jar.set(name, { ...cookie });
   copy.csrfToken = from.csrfToken;
   return copy;
@@ -70,8 +70,8 @@ function assertNoSecretsLogged(server: TestServer): void {
 
 interface Harness {
   server: TestServer;
-  h.fakeNow: number;
-  h.client(): TestClient;
+  fakeNow: number;
+  client(): TestClient;
   since(mark: number, action?: string): SecurityEvent[];
   loggedIn(name?: 'alice' | 'admin'): Promise<{ c: TestClient; sessionId: string }>;
   /** Asserts that the saved cookies no longer open the API nor refresh. */
@@ -82,11 +82,11 @@ interface Harness {
 function useServer(): Harness {
   const h: Harness = {
     server: undefined as unknown as TestServer,
-    h.fakeNow: 1_700_000_000_000,
+    fakeNow: 1_700_000_000_000,
     client: () => watch(h.server.client()),
     since: (mark, action) => h.server.events.slice(mark).filter((event) => action === undefined || event.event.action === action),
     async loggedIn(name = 'alice') {
-      const c = h.h.client();
+      const c = h.client();
       assert.equal((await c.login(name, PASSWORDS[name])).status, 200);
       const me = await c.request('GET', '/auth/me');
       assert.equal(me.status, 200);
@@ -94,15 +94,15 @@ function useServer(): Harness {
     },
     async assertSessionDead(saved, label) {
       const { server, since } = h;
-      let mark = h.server.events.length;
-      const hello = await cloneOf(h.server, saved).request('GET', '/api/hello');
+      let mark = server.events.length;
+      const hello = await cloneOf(server, saved).request('GET', '/api/hello');
       assert.equal(hello.status, 401, `${label}: /api/hello`);
       assert.equal(hello.body.error.code, 'token_invalid', `${label}: /api/hello code`);
       const invalid = since(mark, 'authn_token_invalid');
       assert.equal(invalid[0]?.event.reason, 'revoked', `${label}: access reason`);
       assert.equal(invalid[0]?.sentinel?.token_type, 'access');
-      mark = h.server.events.length;
-      const refresh = await cloneOf(h.server, saved).request('POST', '/auth/refresh');
+      mark = server.events.length;
+      const refresh = await cloneOf(server, saved).request('POST', '/auth/refresh');
       assert.equal(refresh.status, 401, `${label}: /auth/refresh`);
       assert.equal(refresh.body.error.code, 'token_invalid', `${label}: /auth/refresh code`);
       assert.equal(since(mark, 'authn_token_invalid')[0]?.event.reason, 'revoked', `${label}: refresh reason`);
@@ -119,6 +119,7 @@ function useServer(): Harness {
 describe('POST /auth/logout', () => {
   const h = useServer();
   const { since } = h;
+
   it('clears all three cookies, sends Clear-Site-Data and no-store, and revokes the session server-side', async () => {
     const { c, sessionId } = await h.loggedIn();
     const saved = cloneOf(h.server, c);
@@ -220,6 +221,7 @@ describe('POST /auth/logout', () => {
 describe('POST /auth/logout-all', () => {
   const h = useServer();
   const { since } = h;
+
   it('revokes every session of the user and only theirs', async () => {
     const sessions = [await h.loggedIn(), await h.loggedIn(), await h.loggedIn()];
     const saved = sessions.map(({ c }) => cloneOf(h.server, c));

@@ -247,7 +247,9 @@ describe('token attacks against the HS256 server (kid test-1)', () => {
 
     it('accepts a hand-forged token signed with the right key (so every refusal below is about the change made)', async () => {
       await probe.accepts(probe.at(forge()));
-      await probe.accepts(`${ACCESS_COOKIE}="${forge()}"`);
+      const quoted = forge();
+      probe.remember(quoted);
+      await probe.accepts(`${ACCESS_COOKIE}="${quoted}"`);
       await probe.accepts(`theme=dark; ${probe.at(forge())}; lang=en`);
     });
 
