@@ -92,6 +92,21 @@ export class ConfigurationError extends Error {
   }
 }
 
+/**
+ * Elasticsearch could not be used, said in words an operator can act on. `code` is stable:
+ * es_unreachable (network, DNS, TLS, timeout), es_auth (401), es_forbidden (403), es_version (unsupported major),
+ * es_request (anything else Elasticsearch refused).
+ */
+export class ElasticsearchError extends Error {
+  readonly code: 'es_unreachable' | 'es_auth' | 'es_forbidden' | 'es_version' | 'es_request';
+
+  constructor(code: ElasticsearchError['code'], message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ElasticsearchError';
+    this.code = code;
+  }
+}
+
 export function isSentinelError(value: unknown): value is SentinelError {
   return value instanceof SentinelError;
 }

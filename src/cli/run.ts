@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
-import { loadConfig } from '../config/env.js';
-import { ConfigurationError } from '../errors.js';
+import { loadConfig, redactUrl } from '../config/env.js';
+import { createElasticClient } from '../elastic/client.js';
+import { setupElasticsearch } from '../elastic/setup.js';
+import { ConfigurationError, ElasticsearchError } from '../errors.js';
 import { generateKey, type SigningAlgorithm } from '../session/key-ring.js';
 import { addUserToFile } from '../session/users.js';
 import { startServer } from '../service/server.js';
@@ -17,6 +19,7 @@ const USAGE = `Usage: koa-sentinel <command>
 
 Commands:
   serve                          Run the reference server (configuration from the environment).
+  setup                          Install the Elasticsearch index templates (safe to run again).
   users add <name> [--role r]... [--disabled] [--file path]
                                  Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
   keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]
@@ -31,6 +34,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(io);
+      case 'setup':
+        return await setup(io);
       case 'users':
         return await users(rest, io);
       case 'keys':
@@ -67,6 +72,24 @@ async function serve(io: CliIo): Promise<number> {
   });
   running.logger.info('stopped');
   return 0;
+}
+
+async function setup(io: CliIo): Promise<number> {
+  const config = loadConfig(io.env);
+  const es = config.elasticsearch;
+  if (!es.url) throw new ConfigurationError('ELASTICSEARCH_URL is required for setup.');
+  const client = createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
+  try {
+    const result = await setupElasticsearch(client, es.indexPrefix, es.url);
+    io.stdout.write(`Elasticsearch ${result.version} at ${redactUrl(es.url)}: installed component templates ${result.componentTemplates.join(', ')} and index templates ${result.indexTemplates.join(', ')}.\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ElasticsearchError)) throw error;
+    io.stderr.write(`koa-sentinel setup: ${error.message} [${error.code}]\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
 }
 
 async function users(args: string[], io: CliIo): Promise<number> {

@@ -54,6 +54,7 @@ export interface Config {
     indexPrefix: string;
   };
   spoolDir: string;
+  retention: { events: number; access: number; alerts: number; deadletter: number; cron: string };
   redisUrl: string | undefined;
   anomalyCron: string;
   reviewCron: string;
@@ -75,6 +76,11 @@ export const DEFAULTS = {
   SPOOL_DIR: './.sentinel-spool',
   ANOMALY_CRON: '*/5 * * * *',
   REVIEW_CRON: '0 23 * * *',
+  RETENTION_CRON: '30 3 * * *',
+  RETENTION_EVENTS_DAYS: '90',
+  RETENTION_ACCESS_DAYS: '14',
+  RETENTION_ALERTS_DAYS: '365',
+  RETENTION_DEADLETTER_DAYS: '30',
 } as const;
 
 /** The most clock skew we accept between servers: beyond this a stolen expired token lives noticeably longer. */
@@ -114,6 +120,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (['0', 'false', 'no', 'off'].includes(text)) return false;
     problems.push(`${name} must be true or false (got "${text}")`);
     return false;
+  };
+  const days = (name: keyof typeof DEFAULTS & string): number => {
+    const text = get(name, DEFAULTS[name])!;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number of days, at least 1 (got "${text}")`);
+    return value;
   };
   const url = (name: string, protocols: string[]): string | undefined => {
     const text = get(name);
@@ -193,6 +205,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       indexPrefix,
     },
     spoolDir: get('SPOOL_DIR', DEFAULTS.SPOOL_DIR)!,
+    retention: {
+      events: days('RETENTION_EVENTS_DAYS'),
+      access: days('RETENTION_ACCESS_DAYS'),
+      alerts: days('RETENTION_ALERTS_DAYS'),
+      deadletter: days('RETENTION_DEADLETTER_DAYS'),
+      cron: get('RETENTION_CRON', DEFAULTS.RETENTION_CRON)!,
+    },
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     anomalyCron: get('ANOMALY_CRON', DEFAULTS.ANOMALY_CRON)!,
     reviewCron: get('REVIEW_CRON', DEFAULTS.REVIEW_CRON)!,

@@ -93,6 +93,10 @@ export const EVENT_CATALOGUE = {
     category: ['iam'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
     description: 'An authenticated user was refused a resource for lack of a role (403).',
   },
+  authz_admin: {
+    category: ['iam'], type: ['access'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'An administrator used a privileged function (for example another user\'s login history).',
+  },
   malicious_csrf: {
     category: ['web', 'intrusion_detection'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'sentinel',
     description: 'An unsafe request failed the CSRF checks (403 csrf_failed).',

@@ -1,5 +1,6 @@
 import bunyan from 'bunyan';
-import { ECS_VERSION, type SecurityEvent } from '../events/security-event.js';
+import type { SecurityEvent } from '../events/security-event.js';
+import { toEcsDocument, type DocumentSink } from './ecs.js';
 
 /**
  * The bunyan logger factory. Output streams are options (DESIGN.md §1: logging receives its streams), so the
@@ -11,7 +12,11 @@ export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 export interface LoggerOptions {
   name: string;
   level?: Level;
-  /** Where records go. Default: one stream to stdout. */
+  /** Where ECS documents go besides stdout: the Elasticsearch shipper, a test array. Converted once, shared. */
+  sinks?: DocumentSink[];
+  /** ECS JSON lines to this stream; false for none. Default process.stdout. */
+  stdout?: { write(text: string): unknown } | false;
+  /** Raw bunyan streams instead of all of the above (bunyan's own record shape). */
   streams?: bunyan.Stream[];
 }
 
@@ -29,13 +34,25 @@ export function createLogger(options: LoggerOptions): bunyan {
   return bunyan.createLogger({
     name: options.name,
     level: options.level ?? 'info',
-    streams: options.streams ?? [{ stream: process.stdout }],
+    streams: options.streams ?? [{ type: 'raw', level: options.level ?? 'info', stream: ecsFanout(options) as unknown as bunyan.WriteFn }],
     serializers: { err: serializeError },
   });
 }
 
-/** The bunyan level for a security event's `log.level`. */
+/** One raw stream: each record becomes an ECS document once, then goes to stdout and every sink. */
+function ecsFanout(options: LoggerOptions): { write(record: Record<string, unknown>): void } {
+  const stdout = options.stdout === undefined ? process.stdout : options.stdout;
+  const sinks = options.sinks ?? [];
+  return {
+    write(record) {
+      const doc = toEcsDocument(record);
+      if (stdout) stdout.write(`${JSON.stringify(doc)}\n`);
+      for (const sink of sinks) sink.write(doc);
+    },
+  };
+}
+
+/** Logs a security event at its catalogue level; the document passes through as it is (it is already ECS). */
 export function logSecurityEvent(logger: bunyan, event: SecurityEvent): void {
-  const record = { ...event, ecs: { version: ECS_VERSION } };
-  logger[event.log.level](record, event.message);
+  logger[event.log.level](event, event.message);
 }

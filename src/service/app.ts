@@ -7,7 +7,10 @@ import { buildSecurityEvent } from '../events/security-event.js';
 import { logSecurityEvent, serializeError } from '../logging/logger.js';
 import { createSessionKit, type SessionKit, type SessionKitOptions } from '../session/session-kit.js';
 import { errorHandler } from './error-handler.js';
+import type { LoginHistoryPage, LoginHistoryQuery } from '../elastic/login-history.js';
+import { createRequestLogger } from '../logging/request-logger.js';
 import { createExampleRoutes } from './example-routes.js';
+import { createHistoryRoutes } from './history-routes.js';
 import { jsonOnly } from './json-only.js';
 import { requestContext } from './request-context.js';
 import { securityHeaders } from './security-headers.js';
@@ -21,8 +24,12 @@ export interface AppOptions {
   jsonLimit?: string;
   /** Extra sink for security events (the Elasticsearch shipper, tests). */
   onEvent?: (event: SecurityEvent) => void;
-  /** Extra fields for GET /healthz. */
-  health?: () => Record<string, unknown>;
+  /** Extra fields for GET /healthz, and whether the service is degraded. */
+  health?: () => { degraded: boolean; [field: string]: unknown };
+  /** Reads login history (Elasticsearch); without it the history routes answer 503. */
+  loginHistory?: (query: LoginHistoryQuery) => Promise<LoginHistoryPage>;
+  /** One ECS access record per request. Default true. */
+  accessLog?: boolean;
 }
 
 export interface SentinelApp {
@@ -52,6 +59,7 @@ export function createApp(options: AppOptions): SentinelApp {
     }));
 
   app.use(requestContext());
+  if (options.accessLog !== false) app.use(createRequestLogger({ logger }));
   app.use(errorHandler({
     onError(ctx, error, original) {
       if (error.status >= 500) {
@@ -71,10 +79,14 @@ export function createApp(options: AppOptions): SentinelApp {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: 'ok', ...options.health?.() };
+    // Always 200 while the process serves: "degraded" tells operators the event pipeline needs a look.
+    const { degraded = false, ...details } = options.health?.() ?? {};
+    ctx.body = { status: degraded ? 'degraded' : 'ok', ...details };
   });
   const examples = createExampleRoutes(kit);
+  const history = createHistoryRoutes(kit, options.loginHistory);
   app.use(router.routes()).use(router.allowedMethods());
+  app.use(history.routes()).use(history.allowedMethods());
   app.use(examples.routes()).use(examples.allowedMethods());
   return { app, kit };
 }

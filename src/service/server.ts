@@ -1,7 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type bunyan from 'bunyan';
-import type { Config } from '../config/env.js';
+import type { Client } from '@elastic/elasticsearch';
+import { redactUrl, type Config } from '../config/env.js';
+import { createElasticClient } from '../elastic/client.js';
+import { createLoginHistory } from '../elastic/login-history.js';
+import { createRetention, scheduleJob } from '../elastic/retention.js';
+import { createShipper, type Shipper } from '../elastic/shipper.js';
 import { formatDuration } from '../config/duration.js';
 import { createLogger } from '../logging/logger.js';
 import { createEphemeralKeyRing, createKeyRing, type KeyRing } from '../session/key-ring.js';
@@ -16,6 +21,8 @@ export const DEV_USERS = [
 ] as const;
 
 export interface RunningServer extends SentinelApp {
+  /** The shipper, when ELASTICSEARCH_URL is set. */
+  shipper: Shipper | undefined;
   server: Server;
   url: string;
   logger: bunyan;
@@ -29,11 +36,31 @@ export interface StartOptions {
 
 /** Builds the key ring, users and app from the validated config, listens, and reports what it did. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel });
+  const elastic = buildElastic(config);
+  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, sinks: elastic ? [elastic.shipper] : [] });
+  if (elastic) {
+    elastic.shipper.start();
+    const spooled = elastic.shipper.stats();
+    logger.info({ sentinel: { spool: config.spoolDir, queued: spooled.queueDepth } }, `Shipping events to Elasticsearch (${redactUrl(config.elasticsearch.url!)}), index prefix ${config.elasticsearch.indexPrefix}, spool ${config.spoolDir}${spooled.queueDepth ? `: replaying ${spooled.queueDepth} documents left by an earlier run` : ''}`);
+  } else {
+    logger.warn({ sentinel: { warning: 'no_elasticsearch' } }, 'No ELASTICSEARCH_URL: security events and access logs go to stdout only.');
+  }
   const keyRing = buildKeyRing(config, logger);
   const users = await buildUsers(config, logger);
+  const retention = elastic
+    ? scheduleJob('retention', config.retention.cron, async () => {
+      const result = await createRetention({ client: elastic.client, indexPrefix: config.elasticsearch.indexPrefix, days: config.retention })();
+      if (result.deleted.length) logger.info({ sentinel: { deleted: result.deleted } }, `Retention deleted ${result.deleted.length} indices`);
+    }, (error) => logger.warn({ err: error }, 'Retention run failed'))
+    : undefined;
   const sentinel = createApp({
     logger,
+    loginHistory: elastic ? createLoginHistory({ client: elastic.client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
+    health: () => {
+      if (!elastic) return { degraded: false, elasticsearch: 'not configured' };
+      const shipper = elastic.shipper.stats();
+      return { degraded: !shipper.elasticsearchReachable || shipper.queueDepth > 100_000, shipper };
+    },
     trustProxy: config.trustProxy,
     production: config.nodeEnv === 'production',
     session: {
@@ -71,11 +98,34 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
       await closed;
       clearTimeout(timer);
+      retention?.cancel();
+      // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
+      if (elastic) await elastic.shipper.close(deadlineMs);
       await sentinel.kit.close();
     })();
     return closing;
   };
-  return { ...sentinel, server, url, logger, close };
+  return { ...sentinel, server, url, logger, close, shipper: elastic?.shipper };
+}
+
+function buildElastic(config: Config): { client: Client; shipper: Shipper } | undefined {
+  const es = config.elasticsearch;
+  if (!es.url) return undefined;
+  const client = createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
+  let lastShipperError = 0;
+  const shipper = createShipper({
+    client,
+    indexPrefix: es.indexPrefix,
+    dir: config.spoolDir,
+    // Written to stderr, not through the logger: a shipping problem must not feed more documents to the shipper.
+    onError: (message) => {
+      // At most one line per 10 s: an outage must not flood stderr; /healthz has the running totals.
+      if (Date.now() - lastShipperError < 10_000) return;
+      lastShipperError = Date.now();
+      process.stderr.write(`${JSON.stringify({ '@timestamp': new Date().toISOString(), log: { level: 'warn', logger: 'shipper' }, message })}\n`);
+    },
+  });
+  return { client, shipper };
 }
 
 function buildKeyRing(config: Config, logger: bunyan): KeyRing {

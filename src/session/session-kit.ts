@@ -74,6 +74,8 @@ export interface SessionKit {
   routes(): Middleware;
   /** authenticate + csrf, for apps that want one line. */
   middleware(): Middleware;
+  /** Emits a security event carrying this request's context (user, source IP, user agent, request id, path). */
+  emit(ctx: Context, action: EventAction, input?: SecurityEventInput): void;
   readonly tokens: TokenService;
   readonly store: SessionStore;
   readonly throttle: LoginThrottle;
@@ -333,6 +335,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     requireRole,
     routes: () => compose([router.routes(), router.allowedMethods()]) as Middleware,
     middleware: () => compose([authenticate, csrf]) as Middleware,
+    emit,
     tokens,
     store,
     throttle,

@@ -1,0 +1,36 @@
+import type { Client } from '@elastic/elasticsearch';
+import { ElasticsearchError } from '../errors.js';
+import { describeElasticError, serverVersion } from './client.js';
+import { buildTemplates } from './templates.js';
+
+export const SUPPORTED_MAJORS = [8, 9];
+
+export interface SetupResult {
+  version: string;
+  componentTemplates: string[];
+  indexTemplates: string[];
+}
+
+/**
+ * `koa-sentinel setup`: checks the server and installs the component and index templates. Every call is a PUT of
+ * the whole template, so running it again converges to the same state.
+ */
+export async function setupElasticsearch(client: Client, prefix: string, url?: string): Promise<SetupResult> {
+  try {
+    const version = await serverVersion(client);
+    const major = Number(version.split('.')[0]);
+    if (!SUPPORTED_MAJORS.includes(major)) {
+      throw new ElasticsearchError('es_version', `Elasticsearch ${version} is not supported; use ${SUPPORTED_MAJORS.map((m) => `${m}.x`).join(' or ')}.`);
+    }
+    const templates = buildTemplates(prefix);
+    for (const { name, body } of templates.components) await client.cluster.putComponentTemplate({ name, ...body } as never);
+    for (const { name, body } of templates.indexTemplates) await client.indices.putIndexTemplate({ name, ...body } as never);
+    return {
+      version,
+      componentTemplates: templates.components.map((t) => t.name),
+      indexTemplates: templates.indexTemplates.map((t) => t.name),
+    };
+  } catch (error) {
+    throw describeElasticError(error, url);
+  }
+}

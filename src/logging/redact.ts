@@ -1,0 +1,32 @@
+/**
+ * Redaction applied to every record before it is written anywhere (ASVS 16.2.5: never log tokens, passwords,
+ * cookies or secrets). Two nets: fields whose *name* says secret, and string values whose *shape* says token
+ * (a JWT, a Bearer or Basic credential), wherever they hide.
+ */
+
+export const REDACTED = '[REDACTED]';
+
+const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client_secret|token|access_token|refresh_token|id_token|api[-_]?key|x-api-key|csrf[-_]?token|csrftoken|jwt)$/i;
+const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const MAX_DEPTH = 12;
+
+/** A redacted copy of `value`; the input is never modified. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[TRUNCATED]';
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (value instanceof Date) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, depth + 1);
+  }
+  return out;
+}
+
+export function redactString(text: string): string {
+  // Fast path: almost every string has neither marker.
+  if (!text.includes('eyJ') && !/bearer|basic/i.test(text)) return text;
+  return text.replace(JWT, '[REDACTED:jwt]').replace(CREDENTIAL, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type bunyan from 'bunyan';
+import type { Middleware } from 'koa';
+
+/**
+ * One ECS access record per request, written after the response status is known (DESIGN.md §2): request id,
+ * method, path (never the query string, which may carry tokens), status, duration in nanoseconds, bytes, user,
+ * source IP (Koa's ctx.ip, which honours X-Forwarded-For only with TRUST_PROXY) and user agent.
+ * Put it first, outside the error handler, so failed requests are logged with the status the client saw.
+ */
+
+export interface RequestLoggerOptions {
+  logger: bunyan;
+  /** Paths not logged (health checks polled every few seconds). Default ['/healthz']. */
+  skipPaths?: readonly string[];
+}
+
+const MAX_USER_AGENT = 512;
+
+export function createRequestLogger(options: RequestLoggerOptions): Middleware {
+  const { logger } = options;
+  const skip = new Set(options.skipPaths ?? ['/healthz']);
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      if (!skip.has(ctx.path)) {
+        const status = ctx.status;
+        const user = ctx.state.user;
+        const userAgent = ctx.get('user-agent');
+        const bytes = ctx.response.length;
+        const record = {
+          event: {
+            id: randomUUID(),
+            kind: 'event',
+            category: ['web'],
+            type: ['access'],
+            dataset: 'sentinel.access',
+            outcome: status < 400 ? 'success' : 'failure',
+            duration: Number(process.hrtime.bigint() - started),
+          },
+          http: {
+            request: { id: ctx.state.requestId, method: ctx.method },
+            response: bytes === undefined ? { status_code: status } : { status_code: status, body: { bytes } },
+            version: ctx.req.httpVersion,
+          },
+          url: { path: ctx.path },
+          source: { ip: ctx.ip },
+          ...(user ? { user: { name: user.name, id: user.id } } : {}),
+          ...(userAgent ? { user_agent: { original: userAgent.slice(0, MAX_USER_AGENT) } } : {}),
+        };
+        logger.info(record, `${ctx.method} ${ctx.path} ${status}`);
+      }
+    }
+  };
+}
