@@ -16,7 +16,10 @@ function find(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
-const files = find('test').filter((file) => filters.length === 0 || filters.some((f) => file.includes(f))).sort();
+const all = find('test').filter((file) => filters.length === 0 || filters.some((f) => file.includes(f))).sort();
+// test/final/ runs after everything else, against what the whole suite left in Elasticsearch (the secrets scan).
+const files = all.filter((file) => !file.startsWith(join('test', 'final')));
+const finals = all.filter((file) => file.startsWith(join('test', 'final')));
 if (files.length === 0) {
   console.error('No test files matched.');
   process.exit(1);
@@ -24,7 +27,7 @@ if (files.length === 0) {
 
 const env = { ...process.env };
 let stopElasticsearch: (() => Promise<void>) | undefined;
-const needsElasticsearch = files.some((file) => readFileSync(file, 'utf8').includes('sharedElasticsearch'));
+const needsElasticsearch = all.some((file) => /sharedElasticsearch|ELASTICSEARCH_URL/.test(readFileSync(file, 'utf8')));
 if (needsElasticsearch && !env.ELASTICSEARCH_URL) {
   const started = Date.now();
   const node = await startElasticsearch({ heapMb: 768 });
@@ -33,7 +36,18 @@ if (needsElasticsearch && !env.ELASTICSEARCH_URL) {
   stopElasticsearch = () => node.destroy();
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
-const code: number = await new Promise((resolve) => child.on('exit', (status) => resolve(status ?? 1)));
-await stopElasticsearch?.();
+function run(list: string[]): Promise<number> {
+  if (list.length === 0) return Promise.resolve(0);
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...list], { stdio: 'inherit', env });
+  return new Promise((resolve) => child.on('exit', (status) => resolve(status ?? 1)));
+}
+
+let code = 1;
+try {
+  code = await run(files);
+  const finalCode = await run(finals);
+  code = code || finalCode;
+} finally {
+  await stopElasticsearch?.();
+}
 process.exit(code);
