@@ -4,6 +4,7 @@
  *   bare      Koa + the route
  *   sentinel  Koa + createSessionKit's authenticate + requireAuth + the route (cookie verification)
  *   app       the whole reference app (request id, headers, error handler, body limits, auth, CSRF, routes)
+ *   full      app + ECS request log + every document shipped to Elasticsearch (ELASTICSEARCH_URL)
  *   koa-jwt   Koa + koa-jwt in cookie mode with a string secret + the route (the usual alternative)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -12,6 +13,12 @@ import { Writable } from 'node:stream';
 import Koa from 'koa';
 import jwt from 'jsonwebtoken';
 import koaJwt from 'koa-jwt';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createElasticClient } from '../src/elastic/client.js';
+import { setupElasticsearch } from '../src/elastic/setup.js';
+import { createShipper } from '../src/elastic/shipper.js';
 import { createLogger } from '../src/logging/logger.js';
 import { createApp } from '../src/service/app.js';
 import { createKeyRing } from '../src/session/key-ring.js';
@@ -62,6 +69,20 @@ switch (variant) {
     cookie = await sessionCookie(built.kit);
     break;
   }
+  case 'full': {
+    // The whole reference app plus what issue 3 adds: every request logged (ECS) and every log and security event
+    // shipped to Elasticsearch through the spool. ELASTICSEARCH_URL is set by bench/index.ts.
+    const client = createElasticClient({ url: process.env.ELASTICSEARCH_URL! });
+    const indexPrefix = `bench-${Date.now().toString(36)}`;
+    await setupElasticsearch(client, indexPrefix);
+    const shipper = createShipper({ client, indexPrefix, dir: mkdtempSync(join(tmpdir(), 'bench-spool-')) });
+    shipper.start();
+    const built = createApp({ logger: createLogger({ name: 'bench', stdout: false, sinks: [shipper] }), session: { keyRing, users } });
+    app = built.app;
+    cookie = await sessionCookie(built.kit);
+    setInterval(() => console.error(JSON.stringify({ shipper: shipper.stats() })), 5000).unref();
+    break;
+  }
   case 'koa-jwt': {
     const stringSecret = secret.toString('hex');
     app = new Koa();
@@ -74,7 +95,8 @@ switch (variant) {
     console.error(`unknown variant ${variant}`);
     process.exit(2);
 }
-const path = variant === 'app' ? '/api/hello' : '/';
+const path = variant === 'app' || variant === 'full' ? '/api/hello' : '/';
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, cookie, path }));
 });
+process.on('SIGINT', () => process.exit(0));

@@ -7,8 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { createElasticClient } from '../src/elastic/client.js';
+import { startElasticsearch } from '../test/support/elasticsearch.js';
+import { bulkHelper, ours } from './shipper.js';
 
-const VARIANTS = ['bare', 'sentinel', 'app', 'koa-jwt'] as const;
+const VARIANTS = ['bare', 'sentinel', 'app', 'full', 'koa-jwt'] as const;
 type Variant = (typeof VARIANTS)[number];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -21,8 +24,8 @@ interface Target {
   path: string;
 }
 
-async function startTarget(variant: Variant): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-targets.ts', variant], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startTarget(variant: Variant, env: NodeJS.ProcessEnv): Promise<Target> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-targets.ts', variant], { stdio: ['ignore', 'pipe', 'ignore'], env });
   const lines = createInterface({ input: child.stdout! });
   const [line] = (await once(lines, 'line')) as [string];
   const { port, cookie, path } = JSON.parse(line) as { port: number; cookie: string; path: string };
@@ -47,8 +50,43 @@ const median = (values: number[]): number => {
 };
 
 async function main(): Promise<void> {
+  const env = { ...process.env };
+  let stopElasticsearch: (() => Promise<void>) | undefined;
+  if (!env.ELASTICSEARCH_URL) {
+    const node = await startElasticsearch({ heapMb: 1024 });
+    env.ELASTICSEARCH_URL = node.url;
+    stopElasticsearch = () => node.destroy();
+  }
+  try {
+    await http(env);
+    await shipping(env.ELASTICSEARCH_URL!);
+  } finally {
+    await stopElasticsearch?.();
+  }
+}
+
+async function shipping(url: string): Promise<void> {
+  const client = createElasticClient({ url, requestTimeoutMs: 120_000 });
+  const n = Number(process.env.BENCH_EVENTS ?? 100_000);
+  const rates: Record<'ours' | 'bulkHelper', number[]> = { ours: [], bulkHelper: [] };
+  await ours(client, 5000); // warm-up: JIT, index creation paths
+  for (let round = 1; round <= 2; round += 1) {
+    rates.ours.push(await ours(client, n));
+    rates.bulkHelper.push(await bulkHelper(client, n));
+    console.log(`shipping round ${round}: ours ${Math.round(rates.ours.at(-1)!)} events/s, client bulk helper ${Math.round(rates.bulkHelper.at(-1)!)} events/s`);
+  }
+  const o = median(rates.ours);
+  const b = median(rates.bulkHelper);
+  console.log(`\nShipping ${n} security events into Elasticsearch from one process (medians):`);
+  console.log(`ours (journaled, exactly-once)   ${Math.round(o)} events/s   (target >= 20000)`);
+  console.log(`client.helpers.bulk (in memory)  ${Math.round(b)} events/s`);
+  console.log(`ours / bulk helper = ${(o / b).toFixed(2)}x`);
+  await client.close();
+}
+
+async function http(env: NodeJS.ProcessEnv): Promise<void> {
   const targets = new Map<Variant, Target>();
-  for (const variant of VARIANTS) targets.set(variant, await startTarget(variant));
+  for (const variant of VARIANTS) targets.set(variant, await startTarget(variant, env));
   const results = new Map<Variant, Array<{ rps: number; p99: number; errors: number }>>(VARIANTS.map((v) => [v, []]));
   try {
     for (const variant of VARIANTS) await load(targets.get(variant)!, 1); // warm-up: JIT and caches
@@ -70,7 +108,8 @@ async function main(): Promise<void> {
   console.table(summary);
   const ratio = (a: Variant, b: Variant): string => (summary[a].rps / summary[b].rps).toFixed(2);
   console.log(`sentinel / bare   = ${ratio('sentinel', 'bare')}x   (target >= 0.85)`);
-  console.log(`app / bare        = ${ratio('app', 'bare')}x`);
+  console.log(`app / bare        = ${ratio('app', 'bare')}x   (reference app, request log to a null stream)`);
+  console.log(`full / bare       = ${ratio('full', 'bare')}x   (target >= 0.7: verification, request log, security events, shipping)`);
   console.log(`sentinel / koa-jwt = ${ratio('sentinel', 'koa-jwt')}x   (target >= 5)`);
   if (Object.values(summary).some((s) => s.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');
@@ -79,3 +118,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+process.exit(process.exitCode ?? 0);
