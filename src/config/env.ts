@@ -105,11 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     return value === undefined || value.trim() === '' ? fallback : value.trim();
   };
-  const duration = (name: keyof typeof DEFAULTS & string): number => {
+  const duration = (name: keyof typeof DEFAULTS & string, allowZero = false): number => {
     const text = get(name, DEFAULTS[name])!;
     const ms = parseDuration(text);
-    if (ms === undefined || ms <= 0) {
-      problems.push(`${name} must be a positive duration such as 900, 15m, 12h or 7d (got "${text}")`);
+    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) {
+      problems.push(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} duration such as 900, 15m, 12h or 7d (got "${text}")`);
       return 1;
     }
     return ms;
@@ -160,7 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const absoluteTtlMs = duration('SESSION_ABSOLUTE_TTL');
   if (accessTtlMs >= refreshTtlMs) problems.push('ACCESS_TOKEN_TTL must be shorter than REFRESH_TOKEN_TTL');
   if (refreshTtlMs > absoluteTtlMs) problems.push('REFRESH_TOKEN_TTL must not be longer than SESSION_ABSOLUTE_TTL');
-  const toleranceMs = duration('JWT_CLOCK_TOLERANCE');
+  const toleranceMs = duration('JWT_CLOCK_TOLERANCE', true);
   if (toleranceMs > MAX_CLOCK_TOLERANCE_SEC * 1000) problems.push(`JWT_CLOCK_TOLERANCE must be at most ${MAX_CLOCK_TOLERANCE_SEC}s`);
 
   const allowedOrigins = (get('ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -239,7 +239,9 @@ function readKeys(secret: string | undefined, keysFile: string | undefined, prob
     const active = typeof parsed.active === 'string' ? parsed.active : undefined;
     return { keys: parsed.keys as KeySpec[], activeKid: active };
   } catch (error) {
-    problems.push(`JWT_KEYS_FILE ${keysFile} cannot be read: ${(error as Error).message}`);
+    // Never the parser's message: Node quotes the start of the file in it, which may be a secret.
+    const why = error instanceof SyntaxError ? 'it is not valid JSON' : (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    problems.push(`JWT_KEYS_FILE ${keysFile} cannot be read: ${why}`);
     return { keys: [], activeKid: undefined };
   }
 }

@@ -22,7 +22,12 @@ export interface LoggerOptions {
 
 /** Serializes an Error for logs: name, message, code and stack, but never enumerable extras that might hold data. */
 export function serializeError(error: unknown): Record<string, unknown> | undefined {
-  if (!(error instanceof Error)) return error === undefined ? undefined : { message: String(error) };
+  if (!(error instanceof Error)) {
+    if (error === undefined) return undefined;
+    // Already serialized (or a plain error-like object): keep it, so serializing twice loses nothing.
+    if (typeof error === 'object' && error !== null) return error as Record<string, unknown>;
+    return { message: String(error) };
+  }
   const out: Record<string, unknown> = { type: error.name, message: error.message, stack_trace: error.stack };
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') out.code = code;

@@ -4,7 +4,7 @@ import bodyParser from 'koa-bodyparser';
 import Router from '@koa/router';
 import type { SecurityEvent } from '../events/security-event.js';
 import { buildSecurityEvent } from '../events/security-event.js';
-import { logSecurityEvent, serializeError } from '../logging/logger.js';
+import { logSecurityEvent } from '../logging/logger.js';
 import { createSessionKit, type SessionKit, type SessionKitOptions } from '../session/session-kit.js';
 import { errorHandler } from './error-handler.js';
 import type { LoginHistoryPage, LoginHistoryQuery } from '../elastic/login-history.js';
@@ -63,15 +63,17 @@ export function createApp(options: AppOptions): SentinelApp {
   app.use(errorHandler({
     onError(ctx, error, original) {
       if (error.status >= 500) {
-        logger.error({ err: serializeError(original), http: { request: { id: ctx.state.requestId } }, url: { path: ctx.path } }, 'request failed');
-      } else if (['invalid_json', 'payload_too_large'].includes(error.code)) {
+        logger.error({ err: original, http: { request: { id: ctx.state.requestId } }, url: { path: ctx.path } }, 'request failed');
+      } else if (['invalid_json', 'invalid_request', 'payload_too_large'].includes(error.code)) {
         inputEvent(ctx, error.code, error.status);
       }
     },
   }));
   app.use(securityHeaders({ hsts: options.production === true }));
   app.use(jsonOnly((ctx) => inputEvent(ctx, 'unsupported_media_type', 415)));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.jsonLimit ?? '16kb', strict: true }));
+  // strict: false so a valid JSON body that is not an object (42, "x", null) reaches the handlers, which refuse it
+  // in their own terms (login: the one 401), instead of a misleading invalid_json.
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.jsonLimit ?? '16kb', strict: false }));
   app.use(kit.authenticate);
   app.use(kit.csrf);
   app.use(kit.routes());

@@ -25,8 +25,11 @@ export function toSentinelError(error: unknown): SentinelError {
   if (isSentinelError(error)) return error;
   const e = error as { status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown };
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
-  // co-body marks a JSON syntax error only by being a SyntaxError with status 400.
-  const code = (typeof e?.type === 'string' ? LIBRARY_ERRORS[e.type] : undefined)
+  // co-body marks a JSON syntax error only by being a SyntaxError with status 400; zlib's errors (a body that
+  // claims Content-Encoding: gzip but is not) carry no status at all, only a Z_* code.
+  const zlib = typeof (error as { code?: unknown })?.code === 'string' && /^(Z_|ERR__ERROR_)/.test((error as { code: string }).code);
+  const code = (zlib ? 'invalid_request' : undefined)
+    ?? (typeof e?.type === 'string' ? LIBRARY_ERRORS[e.type] : undefined)
     ?? (status === 400 && error instanceof SyntaxError ? 'invalid_json' : undefined)
     ?? (status < 500 ? BY_STATUS[status] : undefined);
   if (code) return new SentinelError(code, { reason: typeof e?.type === 'string' ? e.type : `status_${status}`, cause: error });

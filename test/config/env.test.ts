@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig, MIN_SECRET_BYTES, secretWeakness } from '../../src/config/env.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { createKeyRing, generateKey } from '../../src/session/key-ring.js';
+
+const STRONG_SECRET = randomBytes(48).toString('base64');
+const PRODUCTION = { NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/koa-sentinel/users.json', JWT_SECRET: STRONG_SECRET };
+
+/** Runs loadConfig expecting a ConfigurationError; returns it for further checks. */
+function refuse(env: NodeJS.ProcessEnv): ConfigurationError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigurationError, `expected a ConfigurationError, got ${String(caught)}`);
+  assert.equal(caught.code, 'config_invalid');
+  return caught;
+}
+
+/** Everything an operator could see of an error: message, stack, the problem list. */
+function allTextOf(error: ConfigurationError): string {
+  return [error.message, String(error), error.stack ?? '', JSON.stringify(error.problems)].join('\n');
+}
+
+describe('loadConfig', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-env-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has development defaults for an empty environment', () => {
+    const config = loadConfig({});
+    assert.equal(config.nodeEnv, 'development');
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.jwt.keys, []);
+    assert.equal(config.jwt.ephemeral, true);
+    assert.equal(config.jwt.activeKid, undefined);
+    assert.equal(config.jwt.issuer, 'koa-sentinel');
+    assert.equal(config.jwt.audience, 'koa-sentinel-api');
+    assert.equal(config.jwt.accessTtlMs, 15 * 60_000);
+    assert.equal(config.jwt.refreshTtlMs, 12 * 3_600_000);
+    assert.equal(config.jwt.absoluteTtlMs, 7 * 86_400_000);
+    assert.equal(config.jwt.clockToleranceSec, 5);
+    assert.deepEqual(config.auth, { usersFile: undefined, bearer: false, allowedOrigins: [] });
+    assert.equal(config.elasticsearch.url, undefined);
+    assert.equal(config.elasticsearch.indexPrefix, 'sentinel');
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.anomalyCron, '*/5 * * * *');
+  });
+
+  it('treats empty and blank variables as unset', () => {
+    const config = loadConfig({ PORT: '', LOG_LEVEL: '   ', ACCESS_TOKEN_TTL: '', JWT_SECRET: '' });
+    assert.equal(config.port, 3000);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.jwt.accessTtlMs, 15 * 60_000);
+    assert.equal(config.jwt.ephemeral, true);
+  });
+
+  it('reads durations as bare seconds or with a unit', () => {
+    const config = loadConfig({ ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '12h', SESSION_ABSOLUTE_TTL: '7d', JWT_CLOCK_TOLERANCE: '30s' });
+    assert.equal(config.jwt.accessTtlMs, 900_000);
+    assert.equal(config.jwt.refreshTtlMs, 43_200_000);
+    assert.equal(config.jwt.absoluteTtlMs, 604_800_000);
+    assert.equal(config.jwt.clockToleranceSec, 30);
+    assert.equal(loadConfig({ ACCESS_TOKEN_TTL: '15m' }).jwt.accessTtlMs, 900_000);
+    assert.equal(loadConfig({ ACCESS_TOKEN_TTL: '500ms' }).jwt.accessTtlMs, 500);
+    assert.equal(loadConfig({ JWT_CLOCK_TOLERANCE: '1500ms' }).jwt.clockToleranceSec, 1);
+  });
+
+  it('reads the other variables', () => {
+    const config = loadConfig({
+      PORT: '0', HOST: '0.0.0.0', TRUST_PROXY: 'yes', LOG_LEVEL: 'debug', BEARER_AUTH: 'on',
+      ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173', JWT_ISSUER: 'https://id.example.com', JWT_AUDIENCE: 'api',
+      ELASTICSEARCH_URL: 'https://es.example.com:9200', ES_INDEX_PREFIX: 'acme-prod', REDIS_URL: 'rediss://cache:6380',
+    });
+    assert.equal(config.port, 0);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.trustProxy, true);
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.auth.bearer, true);
+    assert.deepEqual(config.auth.allowedOrigins, ['https://app.example.com', 'http://localhost:5173']);
+    assert.equal(config.jwt.issuer, 'https://id.example.com');
+    assert.equal(config.jwt.audience, 'api');
+    assert.equal(config.elasticsearch.url, 'https://es.example.com:9200');
+    assert.equal(config.elasticsearch.indexPrefix, 'acme-prod');
+    assert.equal(config.redisUrl, 'rediss://cache:6380');
+  });
+
+  it('lists every problem at once', () => {
+    const error = refuse({
+      NODE_ENV: 'staging',
+      PORT: 'http',
+      LOG_LEVEL: 'loud',
+      TRUST_PROXY: 'maybe',
+      ACCESS_TOKEN_TTL: 'soon',
+      ES_INDEX_PREFIX: 'Bad Prefix',
+      REDIS_URL: 'http://cache:6379',
+      ALLOWED_ORIGINS: 'https://app.example.com/path',
+    });
+    const names = ['NODE_ENV', 'PORT', 'LOG_LEVEL', 'TRUST_PROXY', 'ACCESS_TOKEN_TTL', 'ES_INDEX_PREFIX', 'REDIS_URL', 'ALLOWED_ORIGINS'];
+    assert.equal(error.problems.length, names.length, error.message);
+    for (const name of names) {
+      assert.equal(error.problems.filter((problem) => problem.startsWith(name)).length, 1, `${name} in ${error.message}`);
+      assert.ok(error.message.includes(name));
+    }
+    assert.match(error.message, /^Invalid configuration:\n {2}- /);
+    assert.match(error.message, /ACCESS_TOKEN_TTL must be a positive duration .*\(got "soon"\)/);
+  });
+
+  it('refuses zero, negative and unreadable durations', () => {
+    for (const value of ['0', '-5m', '15 minutes', '1e3']) {
+      const error = refuse({ ACCESS_TOKEN_TTL: value });
+      assert.ok(error.problems.some((problem) => problem.startsWith('ACCESS_TOKEN_TTL must be a positive duration')), `${value}: ${error.message}`);
+    }
+  });
+
+  it('never puts URL credentials into a message', () => {
+    const error = refuse({ ELASTICSEARCH_URL: 'ftp://elastic:hunter2-password@es.example.com', REDIS_URL: 'http://:redis-pass@cache' });
+    const text = allTextOf(error);
+    assert.ok(!text.includes('hunter2-password') && !text.includes('redis-pass'), text);
+    assert.match(text, /\/\/\*\*\*@es\.example\.com/);
+  });
+
+  describe('secrets in production', () => {
+    it('refuses production without JWT_SECRET or JWT_KEYS_FILE', () => {
+      const error = refuse({ NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/users.json' });
+      assert.equal(error.problems.length, 1);
+      assert.match(error.problems[0]!, /^JWT_SECRET or JWT_KEYS_FILE is required when NODE_ENV=production/);
+    });
+
+    const weak: Array<[string, string, RegExp]> = [
+      ['a short word', 'secret', /shorter than 32 bytes/],
+      ['a placeholder, even when long', 'changeme-please-rotate-this-value-0123456789', /placeholder/],
+      ['31 bytes', 'abcdefghijklmnopqrstuvwxyz01234', /shorter than 32 bytes/],
+      ['40 times the same character', 'a'.repeat(40), /fewer than 10 distinct characters/],
+      ['a repeated short pattern', 'abcabcabcabcabcabcabcabcabcabcabcabc', /fewer than 10 distinct characters/],
+      ['"password" and some digits', `Password${'0123456789'.repeat(3)}`, /placeholder/],
+    ];
+    for (const [label, secret, why] of weak) {
+      it(`refuses a weak JWT_SECRET (${label}) without ever echoing it`, () => {
+        const error = refuse({ ...PRODUCTION, JWT_SECRET: secret });
+        assert.equal(error.problems.length, 1, error.message);
+        assert.match(error.problems[0]!, /^JWT_SECRET /);
+        assert.match(error.problems[0]!, why);
+        assert.ok(!allTextOf(error).includes(secret), `the message must not contain the secret: ${error.message}`);
+        assert.equal(secretWeakness(secret) !== undefined, true);
+      });
+    }
+
+    it('does not echo a weak secret even among other problems', () => {
+      const secret = 'changeme-changeme-changeme-changeme';
+      const error = refuse({ NODE_ENV: 'production', JWT_SECRET: secret, PORT: '99999' });
+      assert.ok(error.problems.length >= 3, error.message);
+      assert.ok(!allTextOf(error).includes(secret));
+      assert.ok(!allTextOf(error).includes('changeme-'));
+    });
+
+    it('accepts a strong secret as one HS256 key', () => {
+      assert.ok(Buffer.byteLength(STRONG_SECRET) >= MIN_SECRET_BYTES);
+      assert.equal(secretWeakness(STRONG_SECRET), undefined);
+      const config = loadConfig(PRODUCTION);
+      assert.equal(config.nodeEnv, 'production');
+      assert.equal(config.jwt.ephemeral, false);
+      assert.equal(config.jwt.activeKid, 'env');
+      assert.deepEqual(config.jwt.keys, [{ kid: 'env', alg: 'HS256', secret: Buffer.from(STRONG_SECRET).toString('base64url') }]);
+      // The key spec makes a usable key ring whose secret is the variable's bytes.
+      const ring = createKeyRing(config.jwt.keys);
+      assert.deepEqual(ring.active.signKey.export(), Buffer.from(STRONG_SECRET));
+    });
+
+    it('refuses production without AUTH_USERS_FILE', () => {
+      const error = refuse({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET });
+      assert.deepEqual(error.problems, ['AUTH_USERS_FILE is required when NODE_ENV=production']);
+    });
+
+    it('refuses JWT_SECRET and JWT_KEYS_FILE together', () => {
+      const error = refuse({ JWT_SECRET: STRONG_SECRET, JWT_KEYS_FILE: join(dir, 'keys.json') });
+      assert.ok(error.problems.some((problem) => /not both/.test(problem)), error.message);
+      assert.ok(!allTextOf(error).includes(STRONG_SECRET));
+    });
+  });
+
+  describe('JWT_KEYS_FILE', () => {
+    it('reads the key ring from a file', () => {
+      const file = join(dir, 'keys.json');
+      const current = generateKey('EdDSA', 'ed-2030');
+      const old = generateKey('HS256', 'hs-2029');
+      writeFileSync(file, JSON.stringify({ active: 'ed-2030', keys: [current, old] }), { mode: 0o600 });
+      const config = loadConfig({ ...PRODUCTION, JWT_SECRET: undefined, JWT_KEYS_FILE: file });
+      assert.equal(config.jwt.ephemeral, false);
+      assert.equal(config.jwt.activeKid, 'ed-2030');
+      assert.deepEqual(config.jwt.keys.map((key) => key.kid), ['ed-2030', 'hs-2029']);
+      const ring = createKeyRing(config.jwt.keys, config.jwt.activeKid);
+      assert.equal(ring.active.alg, 'EdDSA');
+      assert.deepEqual(ring.kids, ['ed-2030', 'hs-2029']);
+    });
+
+    it('refuses a missing file, or one without keys', () => {
+      assert.match(refuse({ JWT_KEYS_FILE: join(dir, 'missing.json') }).message, /^JWT_KEYS_FILE .*missing\.json cannot be read/);
+      const empty = join(dir, 'empty.json');
+      writeFileSync(empty, JSON.stringify({ active: 'x', keys: [] }));
+      assert.match(refuse({ JWT_KEYS_FILE: empty }).message, /must hold \{"active": kid, "keys": \[\.\.\.\]\}/);
+    });
+
+    it('never echoes the content of a keys file it cannot parse (e.g. a raw secret given by mistake)', () => {
+      // An easy operator mistake: pointing JWT_KEYS_FILE at a file that holds a bare secret instead of JSON.
+      const file = join(dir, 'raw-secret.txt');
+      // Fixed, so the test is deterministic (a random one starting with a digit would fail JSON.parse differently).
+      const secret = 'Zk3mQpL8xYvB2nRt7wEa9sDf4gHj6kLzQ1w2E3r4T5y6U7i8O9p0aSdFgHjKlZxC';
+      writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+      const error = refuse({ JWT_KEYS_FILE: file });
+      assert.match(error.message, /^JWT_KEYS_FILE .*raw-secret\.txt cannot be read/);
+      const text = allTextOf(error);
+      for (let i = 0; i + 8 <= secret.length; i += 1) {
+        assert.ok(!text.includes(secret.slice(i, i + 8)), `the message quotes part of the secret ("${secret.slice(i, i + 8)}..."): ${error.message}`);
+      }
+    });
+  });
+
+  describe('token lifetimes', () => {
+    it('bounds JWT_CLOCK_TOLERANCE at 60 s', () => {
+      assert.equal(loadConfig({ JWT_CLOCK_TOLERANCE: '60s' }).jwt.clockToleranceSec, 60);
+      assert.equal(loadConfig({ JWT_CLOCK_TOLERANCE: '60' }).jwt.clockToleranceSec, 60);
+      for (const value of ['61s', '60001ms', '2m', '1h']) {
+        const error = refuse({ JWT_CLOCK_TOLERANCE: value });
+        assert.deepEqual(error.problems, ['JWT_CLOCK_TOLERANCE must be at most 60s'], value);
+      }
+    });
+
+    it('refuses an access token that lives as long as the refresh token or longer', () => {
+      for (const [access, refresh] of [['12h', '12h'], ['1d', '12h'], ['43200', '12h']]) {
+        const error = refuse({ ACCESS_TOKEN_TTL: access, REFRESH_TOKEN_TTL: refresh });
+        assert.deepEqual(error.problems, ['ACCESS_TOKEN_TTL must be shorter than REFRESH_TOKEN_TTL'], `${access} / ${refresh}`);
+      }
+      assert.equal(loadConfig({ ACCESS_TOKEN_TTL: '43199', REFRESH_TOKEN_TTL: '12h' }).jwt.accessTtlMs, 43_199_000);
+    });
+
+    it('refuses a refresh token that outlives the absolute session', () => {
+      const error = refuse({ REFRESH_TOKEN_TTL: '8d', SESSION_ABSOLUTE_TTL: '7d' });
+      assert.deepEqual(error.problems, ['REFRESH_TOKEN_TTL must not be longer than SESSION_ABSOLUTE_TTL']);
+    });
+  });
+});
