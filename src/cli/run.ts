@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { loadConfig, redactUrl } from '../config/env.js';
-import { createElasticClient } from '../elastic/client.js';
+import { alertText, createWebhookNotifier } from '../anomaly/notifiers.js';
+import { buildDailyReview, formatDailyReview, storeDailyReview } from '../anomaly/review.js';
+import { createAnomalyRunner } from '../anomaly/runner.js';
+import { parseDuration } from '../config/duration.js';
+import { createElasticClient, describeElasticError } from '../elastic/client.js';
 import { setupElasticsearch } from '../elastic/setup.js';
 import { ConfigurationError, ElasticsearchError } from '../errors.js';
 import { generateKey, type SigningAlgorithm } from '../session/key-ring.js';
@@ -20,6 +24,12 @@ const USAGE = `Usage: koa-sentinel <command>
 Commands:
   serve                          Run the reference server (configuration from the environment).
   setup                          Install the Elasticsearch index templates (safe to run again).
+  anomalies run [--since 1h] [--json]
+                                 Run the anomaly rules once. Exit 0: no alert, 1: alerts, 2: error.
+  anomalies list [--since 24h] [--json]
+                                 List recent alerts, newest first.
+  anomalies review [--day YYYY-MM-DD] [--json]
+                                 Build, store and print the daily security review (default: today, UTC).
   users add <name> [--role r]... [--disabled] [--file path]
                                  Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
   keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]
@@ -36,6 +46,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await serve(io);
       case 'setup':
         return await setup(io);
+      case 'anomalies':
+        return await anomalies(rest, io);
       case 'users':
         return await users(rest, io);
       case 'keys':
@@ -87,6 +99,63 @@ async function setup(io: CliIo): Promise<number> {
     if (!(error instanceof ElasticsearchError)) throw error;
     io.stderr.write(`koa-sentinel setup: ${error.message} [${error.code}]\n`);
     return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+function elasticFromEnv(io: CliIo): { client: ReturnType<typeof createElasticClient>; prefix: string; url: string; config: ReturnType<typeof loadConfig> } {
+  const config = loadConfig(io.env);
+  const es = config.elasticsearch;
+  if (!es.url) throw new ConfigurationError('ELASTICSEARCH_URL is required.');
+  const client = createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
+  return { client, prefix: es.indexPrefix, url: es.url, config };
+}
+
+async function anomalies(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, json: { type: 'boolean' }, day: { type: 'string' } } });
+  const [action] = positionals;
+  if (!['run', 'list', 'review'].includes(action ?? '') || positionals.length !== 1) {
+    io.stderr.write('Usage: koa-sentinel anomalies run|list|review [--since 1h] [--day YYYY-MM-DD] [--json]\n');
+    return 2;
+  }
+  const since = (fallback: string): Date => {
+    const ms = parseDuration(values.since ?? fallback);
+    if (ms === undefined || ms <= 0) throw new ConfigurationError(`--since must be a duration such as 30m, 1h or 7d (got "${values.since}").`);
+    return new Date(Date.now() - ms);
+  };
+  const { client, prefix, url, config } = elasticFromEnv(io);
+  const out = (value: unknown, text: string): void => {
+    io.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : text);
+  };
+  try {
+    if (action === 'review') {
+      const day = values.day ? new Date(`${values.day}T12:00:00Z`) : new Date();
+      if (Number.isNaN(day.getTime())) throw new ConfigurationError(`--day must be YYYY-MM-DD (got "${values.day}").`);
+      const review = await buildDailyReview(client, prefix, day);
+      await storeDailyReview(client, prefix, review);
+      out(review, formatDailyReview(review));
+      return 0;
+    }
+    if (action === 'list') {
+      const alerts = await createAnomalyRunner({ client, indexPrefix: prefix }).list(since('24h'), 500);
+      out(alerts, alerts.length ? `${alerts.map((a) => `${a['@timestamp']}  ${alertText(a)}`).join('\n')}\n` : 'No alerts.\n');
+      return 0;
+    }
+    const notifiers = config.alertWebhookUrl ? [createWebhookNotifier({ url: config.alertWebhookUrl })] : [];
+    const runner = createAnomalyRunner({ client, indexPrefix: prefix, notifiers });
+    const result = await runner.run(values.since ? { since: since('1h') } : {});
+    const found = [...result.created, ...result.existing];
+    const lines = found.map((a) => `${result.created.includes(a) ? 'NEW ' : '    '} ${alertText(a)}`);
+    out(
+      { ...result, alerts: found },
+      `Checked ${result.windows} window(s) from ${result.from} to ${result.to} in ${result.tookMs} ms: ${result.created.length} new, ${result.existing.length} already known, ${result.suppressed} suppressed.\n${lines.join('\n')}${lines.length ? '\n' : ''}`,
+    );
+    return found.length > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error;
+    io.stderr.write(`koa-sentinel anomalies ${action}: ${describeElasticError(error, url).message}\n`);
+    return 2;
   } finally {
     await client.close();
   }

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type bunyan from 'bunyan';
 import type { Client } from '@elastic/elasticsearch';
 import { redactUrl, type Config } from '../config/env.js';
+import { createLogNotifier, createWebhookNotifier, type Notifier } from '../anomaly/notifiers.js';
+import { buildDailyReview, formatDailyReview, storeDailyReview } from '../anomaly/review.js';
+import { createAnomalyRunner } from '../anomaly/runner.js';
 import { createElasticClient } from '../elastic/client.js';
 import { createLoginHistory } from '../elastic/login-history.js';
 import { createRetention, scheduleJob } from '../elastic/retention.js';
@@ -53,6 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (result.deleted.length) logger.info({ sentinel: { deleted: result.deleted } }, `Retention deleted ${result.deleted.length} indices`);
     }, (error) => logger.warn({ err: error }, 'Retention run failed'))
     : undefined;
+  const anomaly = elastic ? scheduleAnomalyJobs(config, elastic.client, logger) : undefined;
   const sentinel = createApp({
     logger,
     loginHistory: elastic ? createLoginHistory({ client: elastic.client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
@@ -99,6 +103,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await closed;
       clearTimeout(timer);
       retention?.cancel();
+      anomaly?.cancel();
       // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
       if (elastic) await elastic.shipper.close(deadlineMs);
       await sentinel.kit.close();
@@ -126,6 +131,36 @@ function buildElastic(config: Config): { client: Client; shipper: Shipper } | un
     },
   });
   return { client, shipper };
+}
+
+/** The anomaly job (ANOMALY_CRON) and the daily review (REVIEW_CRON); runs never overlap themselves. */
+function scheduleAnomalyJobs(config: Config, client: Client, logger: bunyan): { cancel(): void } {
+  const notifiers: Notifier[] = [createLogNotifier((level, fields, message) => logger[level](fields, message))];
+  if (config.alertWebhookUrl) notifiers.push(createWebhookNotifier({ url: config.alertWebhookUrl }));
+  const runner = createAnomalyRunner({ client, indexPrefix: config.elasticsearch.indexPrefix, notifiers });
+  let running = false;
+  const anomalies = scheduleJob('anomalies', config.anomalyCron, async () => {
+    if (running) return;
+    running = true;
+    try {
+      const result = await runner.run();
+      logger.info({ sentinel: { anomaly: { windows: result.windows, created: result.created.length, existing: result.existing.length, suppressed: result.suppressed, took_ms: result.tookMs } } },
+        `Anomaly run: ${result.windows} window(s), ${result.created.length} new alert(s)`);
+    } finally {
+      running = false;
+    }
+  }, (error) => logger.warn({ err: error }, 'Anomaly run failed; the next run catches up'));
+  const review = scheduleJob('review', config.reviewCron, async () => {
+    const result = await buildDailyReview(client, config.elasticsearch.indexPrefix, new Date());
+    await storeDailyReview(client, config.elasticsearch.indexPrefix, result);
+    logger.info({ sentinel: { review: { day: result.day } } }, formatDailyReview(result));
+  }, (error) => logger.warn({ err: error }, 'Daily review failed'));
+  return {
+    cancel() {
+      anomalies.cancel();
+      review.cancel();
+    },
+  };
 }
 
 function buildKeyRing(config: Config, logger: bunyan): KeyRing {
