@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { createElasticClient } from '../src/elastic/client.js';
 import { startElasticsearch } from '../test/support/elasticsearch.js';
+import { loadEvents, timeRules } from './anomaly.js';
 import { bulkHelper, ours } from './shipper.js';
 
 const VARIANTS = ['bare', 'sentinel', 'app', 'full', 'koa-jwt'] as const;
@@ -58,11 +59,29 @@ async function main(): Promise<void> {
     stopElasticsearch = () => node.destroy();
   }
   try {
-    await http(env);
-    await shipping(env.ELASTICSEARCH_URL!);
+    const only = process.env.BENCH_ONLY?.split(',');
+    if (!only || only.includes('http')) await http(env);
+    if (!only || only.includes('shipping')) await shipping(env.ELASTICSEARCH_URL!);
+    if (!only || only.includes('anomaly')) await anomaly(env.ELASTICSEARCH_URL!);
   } finally {
     await stopElasticsearch?.();
   }
+}
+
+async function anomaly(url: string): Promise<void> {
+  const client = createElasticClient({ url, requestTimeoutMs: 300_000 });
+  const n = Number(process.env.BENCH_ANOMALY_EVENTS ?? 1_000_000);
+  const prefix = `bench-anomaly-${Date.now().toString(36)}`;
+  const end = Math.floor(Date.now() / 300_000) * 300_000;
+  const loadSeconds = await loadEvents(client, prefix, n, end);
+  console.log(`\nLoaded ${n} events in ${loadSeconds.toFixed(1)} s (${Math.round(n / loadSeconds)} events/s through the bulk helper)`);
+  const { perRule, whole, alerts } = await timeRules(client, prefix, end);
+  console.log('Anomaly rules over a 24-hour window of', n, 'events (ms):');
+  console.table(Object.fromEntries(Object.entries(perRule).map(([rule, ms]) => [rule, { ms: Math.round(ms) }])));
+  console.log(`whole job (all rules, concurrent) = ${Math.round(whole)} ms   (target < 2000), ${alerts} findings`);
+  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index: string }>;
+  for (const { index } of rows) await client.indices.delete({ index });
+  await client.close();
 }
 
 async function shipping(url: string): Promise<void> {
