@@ -45,6 +45,8 @@ export interface AnomalyRunnerOptions {
 export interface RunOptions {
   /** Evaluate windows ending after this instant, regardless of the stored checkpoint (the CLI's --since). */
   since?: Date;
+  /** Evaluate up to this instant instead of the grid point `delayMs` behind now (the demo judges what just happened). */
+  until?: Date;
   /** Do not advance the stored checkpoint (a what-if run). */
   dryRun?: boolean;
 }
@@ -221,7 +223,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
 
     async run(runOptions = {}) {
       const started = Date.now();
-      const to = Math.floor((now() - o.delayMs) / o.stepMs) * o.stepMs;
+      const to = runOptions.until ? Math.ceil(runOptions.until.getTime() / o.stepMs) * o.stepMs : Math.floor((now() - o.delayMs) / o.stepMs) * o.stepMs;
       const checkpoint = runOptions.since ? undefined : await readCheckpoint();
       let from = runOptions.since ? Math.floor(runOptions.since.getTime() / o.stepMs) * o.stepMs : checkpoint ?? to - o.stepMs;
       from = Math.max(from, to - o.maxCatchUpMs);

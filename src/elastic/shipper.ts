@@ -24,7 +24,8 @@ import { dailyIndex, type IndexFamily } from './templates.js';
  */
 
 export interface ShipperOptions {
-  client: Client;
+  /** Without a client the shipper only spools (spool-only mode): everything waits on disk for a later run. */
+  client: Client | undefined;
   indexPrefix: string;
   /** The spool folder: chunk files and deadletter.ndjson. One folder per process. */
   dir: string;
@@ -127,7 +128,6 @@ const DEFAULTS = {
 
 export function createShipper(options: ShipperOptions): Shipper {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & ShipperOptions;
-  if (!o.client) throw new ConfigurationError('The client option is required.');
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.indexPrefix ?? '')) throw new ConfigurationError('The indexPrefix option must be lowercase letters, digits, - or _.');
   for (const name of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
     if (!Number.isFinite(o[name]) || o[name] <= 0) throw new ConfigurationError(`The ${name} option must be a positive number.`);
@@ -144,12 +144,12 @@ export function createShipper(options: ShipperOptions): Shipper {
   let consecutiveFailures = 0;
   let backoffUntil = 0;
   let wakeTimer: NodeJS.Timeout | undefined;
-  let sending = true;
+  let sending = o.client !== undefined;
   let sourceOnErrorParam = true;
   const waiters = new Set<() => void>();
   const stats = {
     delivered: 0, duplicates: 0, retried: 0, deadLettered: 0, dropped: 0,
-    elasticsearchReachable: true, lastError: null as string | null, lastErrorAt: null as string | null, lastDeliveryAt: null as string | null,
+    elasticsearchReachable: o.client !== undefined, lastError: (o.client ? null : 'spool-only: no Elasticsearch configured') as string | null, lastErrorAt: null as string | null, lastDeliveryAt: null as string | null,
   };
 
   const report = (message: string, error?: unknown): void => {
@@ -309,7 +309,7 @@ export function createShipper(options: ShipperOptions): Shipper {
       }
       let response: { items?: Array<Record<string, { status?: number; error?: { type?: string; reason?: string } }>> };
       try {
-        response = (await o.client.bulk(
+        response = (await o.client!.bulk(
           {
             operations: body as never,
             filter_path: 'items.*.status,items.*.error.type,items.*.error.reason',
@@ -373,6 +373,7 @@ export function createShipper(options: ShipperOptions): Shipper {
 
   async function flush(deadlineMs = 10_000): Promise<boolean> {
     seal();
+    if (!sending) return queue.length === 0;
     const deadline = Date.now() + deadlineMs;
     while (queue.length > 0 && Date.now() < deadline) {
       // Nothing waits on a backoff during a flush: the deadline is the only bound.

@@ -36,22 +36,26 @@ export function serializeError(error: unknown): Record<string, unknown> | undefi
 }
 
 export function createLogger(options: LoggerOptions): bunyan {
+  const level = options.level ?? 'info';
+  // LOG_LEVEL is about what an operator reads on stdout. The sinks (Elasticsearch) always get every security
+  // event and access record, which are info and above: the logger itself never filters out info when sinks exist.
+  const loggerLevel = options.sinks?.length && bunyan.resolveLevel(level) > bunyan.INFO ? 'info' : level;
   return bunyan.createLogger({
     name: options.name,
-    level: options.level ?? 'info',
-    streams: options.streams ?? [{ type: 'raw', level: options.level ?? 'info', stream: ecsFanout(options) as unknown as bunyan.WriteFn }],
+    level: loggerLevel,
+    streams: options.streams ?? [{ type: 'raw', level: loggerLevel, stream: ecsFanout(options, bunyan.resolveLevel(level)) as unknown as bunyan.WriteFn }],
     serializers: { err: serializeError },
   });
 }
 
 /** One raw stream: each record becomes an ECS document once, then goes to stdout and every sink. */
-function ecsFanout(options: LoggerOptions): { write(record: Record<string, unknown>): void } {
+function ecsFanout(options: LoggerOptions, stdoutLevel: number): { write(record: Record<string, unknown>): void } {
   const stdout = options.stdout === undefined ? process.stdout : options.stdout;
   const sinks = options.sinks ?? [];
   return {
     write(record) {
       const doc = toEcsDocument(record);
-      if (stdout) stdout.write(`${JSON.stringify(doc)}\n`);
+      if (stdout && (record.level as number) >= stdoutLevel) stdout.write(`${JSON.stringify(doc)}\n`);
       for (const sink of sinks) sink.write(doc);
     },
   };

@@ -35,31 +35,37 @@ export interface RunningServer extends SentinelApp {
 
 export interface StartOptions {
   logger?: bunyan;
+  /** Where ECS log lines go when no logger is given; false for nowhere (the demo shows its own progress). */
+  stdout?: { write(text: string): unknown } | false;
+  /** Without ELASTICSEARCH_URL, still journal events into SPOOL_DIR for a later run to ship (spool-only mode). */
+  spoolOnly?: boolean;
 }
 
 /** Builds the key ring, users and app from the validated config, listens, and reports what it did. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const elastic = buildElastic(config);
-  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, sinks: elastic ? [elastic.shipper] : [] });
+  const elastic = buildElastic(config, options.spoolOnly === true);
+  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, sinks: elastic ? [elastic.shipper] : [], stdout: options.stdout });
   if (elastic) {
     elastic.shipper.start();
     const spooled = elastic.shipper.stats();
-    logger.info({ sentinel: { spool: config.spoolDir, queued: spooled.queueDepth } }, `Shipping events to Elasticsearch (${redactUrl(config.elasticsearch.url!)}), index prefix ${config.elasticsearch.indexPrefix}, spool ${config.spoolDir}${spooled.queueDepth ? `: replaying ${spooled.queueDepth} documents left by an earlier run` : ''}`);
+    const target = config.elasticsearch.url ? `to Elasticsearch (${redactUrl(config.elasticsearch.url)})` : 'nowhere yet (spool-only mode: no ELASTICSEARCH_URL)';
+    logger.info({ sentinel: { spool: config.spoolDir, queued: spooled.queueDepth } }, `Shipping events ${target}, index prefix ${config.elasticsearch.indexPrefix}, spool ${config.spoolDir}${spooled.queueDepth ? `: ${spooled.queueDepth} documents left by an earlier run` : ''}`);
   } else {
     logger.warn({ sentinel: { warning: 'no_elasticsearch' } }, 'No ELASTICSEARCH_URL: security events and access logs go to stdout only.');
   }
   const keyRing = buildKeyRing(config, logger);
   const users = await buildUsers(config, logger);
-  const retention = elastic
+  const client = elastic?.client;
+  const retention = client
     ? scheduleJob('retention', config.retention.cron, async () => {
-      const result = await createRetention({ client: elastic.client, indexPrefix: config.elasticsearch.indexPrefix, days: config.retention })();
+      const result = await createRetention({ client, indexPrefix: config.elasticsearch.indexPrefix, days: config.retention })();
       if (result.deleted.length) logger.info({ sentinel: { deleted: result.deleted } }, `Retention deleted ${result.deleted.length} indices`);
     }, (error) => logger.warn({ err: error }, 'Retention run failed'))
     : undefined;
-  const anomaly = elastic ? scheduleAnomalyJobs(config, elastic.client, logger) : undefined;
+  const anomaly = client ? scheduleAnomalyJobs(config, client, logger) : undefined;
   const sentinel = createApp({
     logger,
-    loginHistory: elastic ? createLoginHistory({ client: elastic.client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
+    loginHistory: client ? createLoginHistory({ client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
     health: () => {
       if (!elastic) return { degraded: false, elasticsearch: 'not configured' };
       const shipper = elastic.shipper.stats();
@@ -113,10 +119,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return { ...sentinel, server, url, logger, close, shipper: elastic?.shipper };
 }
 
-function buildElastic(config: Config): { client: Client; shipper: Shipper } | undefined {
+function buildElastic(config: Config, spoolOnly: boolean): { client: Client | undefined; shipper: Shipper } | undefined {
   const es = config.elasticsearch;
-  if (!es.url) return undefined;
-  const client = createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
+  if (!es.url && !spoolOnly) return undefined;
+  const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
   let lastShipperError = 0;
   const shipper = createShipper({
     client,

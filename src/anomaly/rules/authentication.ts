@@ -13,18 +13,24 @@ const TERMS_SIZE = 500;
 
 type Params<K extends string> = { windowMs: number } & Record<K, number>;
 
+/**
+ * A guess the throttle refused (429, excess_rate_limit_exceeded) is still a guess: counting only the failures
+ * that got through would let the throttle hide the very attack it slows down.
+ */
+const GUESSES = [LOGIN_FAIL, 'excess_rate_limit_exceeded'];
+
 /** Per user: many failures, from any number of sources. */
 export const bruteForceAccount: Rule<Params<'minFailures'>> = {
   id: 'brute_force_account',
   name: 'Brute force against one account',
-  description: 'Many failed logins for one account within the window (password guessing).',
+  description: 'Many failed or throttled logins for one account within the window (password guessing).',
   severity: 'high',
   technique: { id: 'T1110.001', name: 'Brute Force: Password Guessing' },
   tactic: CREDENTIAL_ACCESS,
   defaults: { windowMs: 15 * MINUTE, minFailures: 10 },
   queries: (window, p, ctx) => [{
     index: ctx.eventsIndex,
-    body: searchBody([range(window), actions([LOGIN_FAIL])], {
+    body: searchBody([range(window), actions(GUESSES)], {
       users: {
         terms: { field: 'user.name', size: TERMS_SIZE, min_doc_count: p.minFailures },
         aggs: { sources: { cardinality: { field: 'source.ip' } }, top_sources: { terms: { field: 'source.ip', size: 10 } }, ...EVIDENCE_AGGS },
@@ -34,7 +40,7 @@ export const bruteForceAccount: Rule<Params<'minFailures'>> = {
   evaluate: ([response], _window, p) => buckets(response, 'users').filter((b) => b.doc_count >= p.minFailures).map((b) => ({
     entityType: 'user',
     entity: String(b.key),
-    summary: `${b.doc_count} failed logins for "${b.key}" from ${value(b, 'sources')} source(s)`,
+    summary: `${b.doc_count} failed or throttled logins for "${b.key}" from ${value(b, 'sources')} source(s)`,
     count: b.doc_count,
     distinctSources: value(b, 'sources'),
     sources: keys(b, 'top_sources'),
@@ -47,14 +53,14 @@ export const bruteForceAccount: Rule<Params<'minFailures'>> = {
 export const bruteForceSource: Rule<Params<'minFailures' | 'maxUsers'>> = {
   id: 'brute_force_source',
   name: 'Brute force from one source',
-  description: 'Many failed logins from one address against a few accounts.',
+  description: 'Many failed or throttled logins from one address against a few accounts.',
   severity: 'high',
   technique: { id: 'T1110.001', name: 'Brute Force: Password Guessing' },
   tactic: CREDENTIAL_ACCESS,
   defaults: { windowMs: 15 * MINUTE, minFailures: 20, maxUsers: 3 },
   queries: (window, p, ctx) => [{
     index: ctx.eventsIndex,
-    body: searchBody([range(window), actions([LOGIN_FAIL])], {
+    body: searchBody([range(window), actions(GUESSES)], {
       sources: {
         terms: { field: 'source.ip', size: TERMS_SIZE, min_doc_count: p.minFailures },
         aggs: { users: { cardinality: { field: 'user.name' } }, top_users: { terms: { field: 'user.name', size: 10 } }, ...EVIDENCE_AGGS },
@@ -66,7 +72,7 @@ export const bruteForceSource: Rule<Params<'minFailures' | 'maxUsers'>> = {
     .map((b) => ({
       entityType: 'source',
       entity: String(b.key),
-      summary: `${b.doc_count} failed logins from ${b.key} against ${value(b, 'users')} account(s)`,
+      summary: `${b.doc_count} failed or throttled logins from ${b.key} against ${value(b, 'users')} account(s)`,
       count: b.doc_count,
       distinctUsers: value(b, 'users'),
       users: keys(b, 'top_users'),
