@@ -14,6 +14,7 @@ import { createHistoryRoutes } from './history-routes.js';
 import { jsonOnly } from './json-only.js';
 import { requestContext } from './request-context.js';
 import { securityHeaders } from './security-headers.js';
+import { createWebRoutes } from './web-routes.js';
 
 export interface AppOptions {
   session: Omit<SessionKitOptions, 'onEvent'>;
@@ -90,5 +91,6 @@ export function createApp(options: AppOptions): SentinelApp {
   app.use(router.routes()).use(router.allowedMethods());
   app.use(history.routes()).use(history.allowedMethods());
   app.use(examples.routes()).use(examples.allowedMethods());
+  app.use(createWebRoutes().routes());
   return { app, kit };
 }
