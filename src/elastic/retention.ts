@@ -1,4 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
+import cronParser from 'cron-parser';
 import schedule from 'node-schedule';
 import { ConfigurationError } from '../errors.js';
 import type { IndexFamily } from './templates.js';
@@ -37,6 +38,8 @@ export function expiredIndices(indices: readonly string[], prefix: string, days:
       const match = DAY.exec(index.slice(head.length));
       if (!match) continue;
       const dayStart = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+      // Date.UTC rolls 2020.13.01 over into 2021: a name that is not a real calendar day is not ours to delete.
+      if (new Date(dayStart).toISOString().slice(0, 10) !== `${match[1]}-${match[2]}-${match[3]}`) continue;
       // An index holds one whole day: it expires when the *end* of that day is older than the retention.
       if (dayStart + 86_400_000 + days[family] * 86_400_000 <= now) expired.push(index);
     }
@@ -62,6 +65,19 @@ export function createRetention(options: RetentionOptions): () => Promise<Retent
 
 /** Runs `job` on `cron` with node-schedule; errors go to `onError`, never out of the timer. */
 export function scheduleJob(name: string, cron: string, job: () => Promise<unknown>, onError: (error: unknown) => void): schedule.Job {
+  // node-schedule reads a blank string as "every minute" and anything Date can parse as a one-off date: only
+  // 5- or 6-field cron expressions get through.
+  const fields = cron.trim().split(/\s+/);
+  let problem = cron.trim() === '' || fields.length < 5 || fields.length > 6 ? '5 or 6 fields expected' : undefined;
+  if (!problem) {
+    try {
+      // The parser node-schedule itself uses, so what passes here is what it will run.
+      cronParser.parseExpression(cron);
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+  }
+  if (problem) throw new ConfigurationError(`The schedule "${cron}" for ${name} is not a cron expression (${problem}); for example "*/5 * * * *".`);
   const scheduled = schedule.scheduleJob(name, cron, () => {
     job().catch(onError);
   });

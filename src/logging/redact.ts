@@ -6,7 +6,8 @@
 
 export const REDACTED = '[REDACTED]';
 
-const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client_secret|token|access_token|refresh_token|id_token|api[-_]?key|x-api-key|csrf[-_]?token|csrftoken|jwt)$/i;
+// snake_case, kebab-case and camelCase alike: accessToken, access_token, access-token.
+const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|id[-_]?token|api[-_]?key|x-api-key|csrf[-_]?token|session[-_]?token|jwt)$/i;
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 const MAX_DEPTH = 12;

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@elastic/elasticsearch';
+import { loadConfig } from '../../src/config/env.js';
+import { createElasticClient } from '../../src/elastic/client.js';
+import { setupElasticsearch } from '../../src/elastic/setup.js';
+import type { ShipperStats } from '../../src/elastic/shipper.js';
+import { buildTemplates } from '../../src/elastic/templates.js';
+import { DEV_USERS, startServer, type RunningServer } from '../../src/service/server.js';
+import { freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { TestClient } from '../support/http-server.js';
+
+const [DEMO] = DEV_USERS;
+
+interface Health {
+  status: 'ok' | 'degraded';
+  shipper: ShipperStats;
+}
+
+/** The environment of a real deployment, minus what the test varies. */
+function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    // A strong secret: random bytes, prefixed so it can never look like a placeholder.
+    JWT_SECRET: `k-${randomBytes(48).toString('base64url')}`,
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+async function health(url: string): Promise<{ status: number; headers: Headers; body: Health }> {
+  const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+  return { status: res.status, headers: res.headers, body: await res.json() as Health };
+}
+
+/** Polls /healthz until `done` holds or `ms` pass; returns the last answer. */
+async function healthUntil(url: string, done: (h: Health) => boolean, ms: number): Promise<Health> {
+  const deadline = Date.now() + ms;
+  let last = (await health(url)).body;
+  while (!done(last) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = (await health(url)).body;
+  }
+  return last;
+}
+
+function assertShipperStats(stats: ShipperStats): void {
+  for (const field of ['queueDepth', 'spoolBytes', 'delivered', 'retried', 'deadLettered'] as const) {
+    assert.ok(Number.isInteger(stats[field]) && stats[field] >= 0, `${field}: ${String(stats[field])}`);
+  }
+  assert.equal(typeof stats.elasticsearchReachable, 'boolean');
+  assert.ok(stats.lastError === null || typeof stats.lastError === 'string', 'lastError');
+}
+
+/** Logs in as the development user; `wrong` sends a bad password. Returns the status and how long it took. */
+async function login(client: TestClient, wrong = false): Promise<{ status: number; ms: number }> {
+  const started = Date.now();
+  const res = await client.login(DEMO.name, wrong ? 'not-the-password' : DEMO.password);
+  return { status: res.status, ms: Date.now() - started };
+}
+
+describe('GET /healthz with Elasticsearch up', () => {
+  let running: RunningServer;
+  let es: Client;
+  let spool: string;
+  const prefix = uniquePrefix('healthok');
+
+  before(async () => {
+    const { url } = await sharedElasticsearch();
+    es = createElasticClient({ url });
+    await setupElasticsearch(es, prefix, url);
+    spool = mkdtempSync(join(tmpdir(), 'sentinel-healthz-'));
+    running = await startServer(loadConfig(environment({ ELASTICSEARCH_URL: url, ES_INDEX_PREFIX: prefix, SPOOL_DIR: spool })));
+  });
+  after(async () => {
+    await running?.close(5000);
+    rmSync(spool, { recursive: true, force: true });
+    const rows = (await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
+    for (const { index } of rows) if (index) await es.indices.delete({ index });
+    const templates = buildTemplates(prefix);
+    for (const { name } of templates.indexTemplates) await es.indices.deleteIndexTemplate({ name });
+    for (const { name } of templates.components) await es.cluster.deleteComponentTemplate({ name });
+    await es.close();
+  });
+
+  it('answers ok with the shipper figures, uncached', async () => {
+    const res = await health(running.url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.body.status, 'ok');
+    assertShipperStats(res.body.shipper);
+    assert.equal(res.body.shipper.elasticsearchReachable, true);
+    assert.equal(res.body.shipper.lastError, null);
+    assert.equal(res.body.shipper.deadLettered, 0);
+  });
+
+  it('counts delivered documents after logins and drains its queue and spool', async () => {
+    const client = new TestClient(running.url);
+    assert.equal((await login(client, true)).status, 401);
+    assert.equal((await login(client)).status, 200);
+    assert.equal((await client.request('GET', '/auth/me')).status, 200);
+    // Three access records, and at least authn_login_fail, authn_login_successafterfail, session and token events.
+    const final = await healthUntil(running.url, (h) => h.shipper.delivered >= 6 && h.shipper.queueDepth === 0, 15_000);
+    assert.equal(final.status, 'ok');
+    assertShipperStats(final.shipper);
+    assert.ok(final.shipper.delivered >= 6, JSON.stringify(final.shipper));
+    assert.equal(final.shipper.queueDepth, 0);
+    assert.equal(final.shipper.spoolBytes, 0);
+    assert.equal(final.shipper.deadLettered, 0);
+    assert.equal(final.shipper.elasticsearchReachable, true);
+    assert.equal(final.shipper.lastError, null);
+    // And they are really in Elasticsearch.
+    await es.indices.refresh({ index: `${prefix}-*` });
+    const logins = await es.search({ index: `${prefix}-events-*`, query: { bool: { filter: [{ term: { 'user.name': DEMO.name } }, { terms: { 'event.action': ['authn_login_success', 'authn_login_successafterfail', 'authn_login_fail'] } }] } } });
+    assert.equal(logins.hits.hits.length, 2);
+    const access = await es.count({ index: `${prefix}-access-*` });
+    assert.ok(access.count >= 3, `${access.count} access records`);
+  });
+
+  it('is not itself logged or shipped', async () => {
+    const before = (await health(running.url)).body.shipper;
+    for (let i = 0; i < 5; i += 1) await health(running.url);
+    await running.shipper!.flush(5000);
+    const after = (await health(running.url)).body.shipper;
+    assert.equal(after.delivered, before.delivered);
+    assert.equal(after.queueDepth, 0);
+  });
+});
+
+describe('GET /healthz with Elasticsearch unreachable', () => {
+  let running: RunningServer;
+  let spool: string;
+
+  before(async () => {
+    spool = mkdtempSync(join(tmpdir(), 'sentinel-healthz-'));
+    const closed = await freePort();
+    running = await startServer(loadConfig(environment({ ELASTICSEARCH_URL: `http://127.0.0.1:${closed}`, ES_INDEX_PREFIX: uniquePrefix('healthdown'), SPOOL_DIR: spool })));
+  });
+  after(async () => {
+    try {
+      const started = Date.now();
+      await running?.close(500);
+      assert.ok(Date.now() - started < 5000, 'close() is bounded by its deadline even with Elasticsearch down');
+    } finally {
+      rmSync(spool, { recursive: true, force: true });
+    }
+  });
+
+  it('turns degraded with elasticsearchReachable false and lastError set, after a few logins', async () => {
+    const client = new TestClient(running.url);
+    for (const wrong of [true, false, true, false]) {
+      const { status, ms } = await login(client, wrong);
+      assert.equal(status, wrong ? 401 : 200);
+      // scrypt at production cost takes a few hundred ms; the bound is far below the shipper's 30 s request timeout.
+      assert.ok(ms < 5000, `a login took ${ms} ms: the API must not wait for Elasticsearch`);
+    }
+    const degraded = await healthUntil(running.url, (h) => h.status === 'degraded', 10_000);
+    assert.equal(degraded.status, 'degraded', JSON.stringify(degraded));
+    assertShipperStats(degraded.shipper);
+    assert.equal(degraded.shipper.elasticsearchReachable, false);
+    assert.equal(typeof degraded.shipper.lastError, 'string');
+    assert.match(degraded.shipper.lastError!, /Cannot reach Elasticsearch/);
+    assert.equal(degraded.shipper.delivered, 0);
+    assert.ok(degraded.shipper.retried > 0);
+    assert.ok(degraded.shipper.queueDepth >= 8, `queueDepth ${degraded.shipper.queueDepth}: events and access records wait in the spool`);
+    assert.ok(degraded.shipper.spoolBytes > 0);
+  });
+
+  it('keeps serving while degraded: healthz stays 200, sessions and routes work, quickly', async () => {
+    const res = await health(running.url);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.status, 'degraded');
+    const client = new TestClient(running.url);
+    assert.equal((await login(client)).status, 200);
+    for (const path of ['/auth/me', '/api/hello', '/auth/me']) {
+      const started = Date.now();
+      const answer = await client.request('GET', path);
+      assert.equal(answer.status, 200, path);
+      assert.ok(Date.now() - started < 2000, `${path} took ${Date.now() - started} ms`);
+    }
+    const note = await client.request('POST', '/api/notes', { json: { text: 'still here' } });
+    assert.equal(note.status, 201);
+    const history = await client.request('GET', '/auth/login-history');
+    assert.equal(history.status, 503);
+    assert.equal(history.body.error.code, 'dependency_unavailable');
+    const later = await health(running.url);
+    assert.equal(later.body.status, 'degraded');
+    assert.ok(later.body.shipper.queueDepth > res.body.shipper.queueDepth, 'new records keep being kept');
+  });
+});
