@@ -8,6 +8,7 @@ import { parseDuration } from '../config/duration.js';
 import { createElasticClient, describeElasticError } from '../elastic/client.js';
 import { setupElasticsearch } from '../elastic/setup.js';
 import { ConfigurationError, ElasticsearchError } from '../errors.js';
+import { kibanaCommand } from '../kibana/cli.js';
 import { generateKey, type SigningAlgorithm } from '../session/key-ring.js';
 import { addUserToFile } from '../session/users.js';
 import { startServer } from '../service/server.js';
@@ -34,6 +35,12 @@ Commands:
                                  Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
   keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]
                                  Print a key ring for JWT_KEYS_FILE.
+  kibana import --url <kibana> [--api-key K | --user U --password P] [--space S] [--prefix p]
+                [--overwrite] [--file objects.ndjson] [--wait 2m] [--ca-cert ca.pem]
+                                 Import the data views, searches, Lens charts and dashboards into Kibana 8.9+.
+                                 Exit 0: imported, 1: Kibana refused objects, 2: usage or connection error.
+  kibana export [--prefix p] [--file objects.ndjson]
+                                 Print those saved objects for another index prefix (for Kibana's import page).
   help                           Show this text.
 `;
 
@@ -52,6 +59,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await users(rest, io);
       case 'keys':
         return keys(rest, io);
+      case 'kibana':
+        return await kibanaCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
