@@ -36,6 +36,8 @@ export function createCsrfTokens(secrets: readonly Buffer[]): CsrfTokens {
       const dot = token.indexOf('.');
       const nonce = token.slice(0, dot);
       const given = Buffer.from(token.slice(dot + 1), 'base64url');
+      // One spelling per token: the last character carries 2 unused bits that decoders ignore.
+      if (given.toString('base64url') !== token.slice(dot + 1)) return false;
       return secrets.some((secret) => timingSafeEqual(mac(secret, sessionId, nonce), given));
     },
   };

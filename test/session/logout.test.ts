@@ -2,38 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SecurityEvent } from '../../src/events/security-event.js';
 import { PASSWORDS, parseSetCookie, startTestServer, type TestClient, type TestResponse, type TestServer } from '../support/http-server.js';
+import { AT, CSRF, RT, SecretWatch } from '../support/secrets.js';
 
-const AT = '__Host-sentinel_at';
-const RT = '__Secure-sentinel_rt';
-const CSRF = '__Host-sentinel_csrf';
 const MINUTE = 60_000;
 const ACCESS_TTL = MINUTE;
 const IDLE = 10 * MINUTE;
 
-/** Every token and cookie value a client has seen, to prove none of them reaches an event or a log line. */
-const secrets = new Set<string>();
-
-function watch(client: TestClient): TestClient {
-  const request = client.request.bind(client);
-  client.request = async (method, path, options) => {
-    const res = await request(method, path, options);
-    for (const line of res.setCookies) {
-      const { value } = parseSetCookie(line);
-      if (value) secrets.add(value);
-    }
-    if (typeof res.body?.csrfToken === 'string') secrets.add(res.body.csrfToken);
-    return res;
-  };
-  return client;
-}
-
-/** A browser holding a copy of `from`'s cookies as they are now (a saved copy to replay later). */
-function cloneOf(server: TestServer, from: TestClient): TestClient {
-  const copy = watch(server.client());
-  for (const [name, cookie] of from.jar) copy.jar.set(name, { ...cookie });
-  copy.csrfToken = from.csrfToken;
-  return copy;
-}
+const secrets = new SecretWatch();
 
 /** Asserts that the response expires all three session cookies, each on the Path it was set with. */
 function assertClearsCookies(res: TestResponse): void {
@@ -55,19 +30,6 @@ function assertClearsCookies(res: TestResponse): void {
   }
 }
 
-function assertNoSecretsLogged(server: TestServer): void {
-  const events = JSON.stringify(server.events);
-  const log = server.rawLog();
-  assert.ok(secrets.size > 0);
-  for (const secret of secrets) {
-    for (const needle of [secret, secret.slice(secret.lastIndexOf('.') + 1)]) {
-      assert.equal(events.includes(needle), false, 'a token or cookie value is in a security event');
-      assert.equal(log.includes(needle), false, 'a token or cookie value is in the log');
-    }
-  }
-  for (const password of Object.values(PASSWORDS)) assert.equal(log.includes(password), false, 'a password is in the log');
-}
-
 interface Harness {
   server: TestServer;
   fakeNow: number;
@@ -83,7 +45,7 @@ function useServer(): Harness {
   const h: Harness = {
     server: undefined as unknown as TestServer,
     fakeNow: 1_700_000_000_000,
-    client: () => watch(h.server.client()),
+    client: () => secrets.watch(h.server.client()),
     since: (mark, action) => h.server.events.slice(mark).filter((event) => action === undefined || event.event.action === action),
     async loggedIn(name = 'alice') {
       const c = h.client();
@@ -95,14 +57,14 @@ function useServer(): Harness {
     async assertSessionDead(saved, label) {
       const { server, since } = h;
       let mark = server.events.length;
-      const hello = await cloneOf(server, saved).request('GET', '/api/hello');
+      const hello = await secrets.cloneOf(server, saved).request('GET', '/api/hello');
       assert.equal(hello.status, 401, `${label}: /api/hello`);
       assert.equal(hello.body.error.code, 'token_invalid', `${label}: /api/hello code`);
       const invalid = since(mark, 'authn_token_invalid');
       assert.equal(invalid[0]?.event.reason, 'revoked', `${label}: access reason`);
       assert.equal(invalid[0]?.sentinel?.token_type, 'access');
       mark = server.events.length;
-      const refresh = await cloneOf(server, saved).request('POST', '/auth/refresh');
+      const refresh = await secrets.cloneOf(server, saved).request('POST', '/auth/refresh');
       assert.equal(refresh.status, 401, `${label}: /auth/refresh`);
       assert.equal(refresh.body.error.code, 'token_invalid', `${label}: /auth/refresh code`);
       assert.equal(since(mark, 'authn_token_invalid')[0]?.event.reason, 'revoked', `${label}: refresh reason`);
@@ -122,7 +84,7 @@ describe('POST /auth/logout', () => {
 
   it('clears all three cookies, sends Clear-Site-Data and no-store, and revokes the session server-side', async () => {
     const { c, sessionId } = await h.loggedIn();
-    const saved = cloneOf(h.server, c);
+    const saved = secrets.cloneOf(h.server, c);
     const mark = h.server.events.length;
 
     const res = await c.request('POST', '/auth/logout');
@@ -150,7 +112,7 @@ describe('POST /auth/logout', () => {
 
     // The old cookie values, replayed (a copy kept by an attacker), are refused.
     await h.assertSessionDead(saved, 'after logout');
-    assertNoSecretsLogged(h.server);
+    secrets.assertNoneLogged(h.server);
   });
 
   it('leaves other sessions, of the same user and of others, alone', async () => {
@@ -203,18 +165,18 @@ describe('POST /auth/logout', () => {
     // With an expired access token (the usual case after a pause longer than accessTtlMs) nothing is revoked,
     // and a copy of the refresh token keeps working until the idle timeout.
     const { c } = await h.loggedIn();
-    const saved = cloneOf(h.server, c);
+    const saved = secrets.cloneOf(h.server, c);
     h.fakeNow += ACCESS_TTL + 10_000;
     assert.equal((await c.request('GET', '/api/hello')).body.error.code, 'token_expired');
     const res = await c.request('POST', '/auth/logout');
     assert.equal(res.status, 204);
     assertClearsCookies(res);
-    const refresh = await cloneOf(h.server, saved).request('POST', '/auth/refresh');
+    const refresh = await secrets.cloneOf(h.server, saved).request('POST', '/auth/refresh');
     assert.equal(refresh.status, 401, 'the refresh token must not outlive the logout');
   });
 
   it('never puts a token, cookie value or password in an event or a log line', () => {
-    assertNoSecretsLogged(h.server);
+    secrets.assertNoneLogged(h.server);
   });
 });
 
@@ -224,7 +186,7 @@ describe('POST /auth/logout-all', () => {
 
   it('revokes every session of the user and only theirs', async () => {
     const sessions = [await h.loggedIn(), await h.loggedIn(), await h.loggedIn()];
-    const saved = sessions.map(({ c }) => cloneOf(h.server, c));
+    const saved = sessions.map(({ c }) => secrets.cloneOf(h.server, c));
     const { c: admin } = await h.loggedIn('admin');
     const [first] = sessions;
     const mark = h.server.events.length;
@@ -258,7 +220,7 @@ describe('POST /auth/logout-all', () => {
     assert.equal((await admin.request('GET', '/api/hello')).status, 200);
     assert.equal((await admin.request('POST', '/auth/refresh')).status, 200);
     assert.equal((await admin.request('GET', '/api/hello')).status, 200);
-    assertNoSecretsLogged(h.server);
+    secrets.assertNoneLogged(h.server);
   });
 
   it('needs a session (401) and the CSRF token (403)', async () => {
@@ -276,7 +238,7 @@ describe('POST /auth/logout-all', () => {
     // Whole second, so logout-all and the next login share iat / not-before seconds.
     h.fakeNow = Math.ceil(h.fakeNow / 1000) * 1000 + 1000;
     const { c } = await h.loggedIn();
-    const saved = cloneOf(h.server, c);
+    const saved = secrets.cloneOf(h.server, c);
     h.fakeNow += 300;
     const res = await c.request('POST', '/auth/logout-all');
     assert.equal(res.status, 200);
@@ -299,6 +261,6 @@ describe('POST /auth/logout-all', () => {
   });
 
   it('never puts a token, cookie value or password in an event or a log line', () => {
-    assertNoSecretsLogged(h.server);
+    secrets.assertNoneLogged(h.server);
   });
 });

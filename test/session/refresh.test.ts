@@ -5,10 +5,8 @@ import type { SecurityEvent } from '../../src/events/security-event.js';
 import { hashPassword } from '../../src/session/passwords.js';
 import { createMemoryUserDirectory, type UserRecord } from '../../src/session/users.js';
 import { PASSWORDS, TEST_SCRYPT, parseSetCookie, startTestServer, testUsers, type TestClient, type TestResponse, type TestServer } from '../support/http-server.js';
+import { AT, CSRF, RT, SecretWatch } from '../support/secrets.js';
 
-const AT = '__Host-sentinel_at';
-const RT = '__Secure-sentinel_rt';
-const CSRF = '__Host-sentinel_csrf';
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const ACCESS_TTL = MINUTE;
@@ -16,31 +14,7 @@ const IDLE = 10 * MINUTE;
 const ABSOLUTE = 30 * MINUTE;
 const GRACE = 5 * SECOND;
 
-/** Every token and cookie value a client has seen, to prove none of them reaches an event or a log line. */
-const secrets = new Set<string>();
-
-/** Records every Set-Cookie value and csrfToken the client receives. */
-function watch(client: TestClient): TestClient {
-  const request = client.request.bind(client);
-  client.request = async (method, path, options) => {
-    const res = await request(method, path, options);
-    for (const line of res.setCookies) {
-      const { value } = parseSetCookie(line);
-      if (value) secrets.add(value);
-    }
-    if (typeof res.body?.csrfToken === 'string') secrets.add(res.body.csrfToken);
-    return res;
-  };
-  return client;
-}
-
-/** A second browser holding exactly the same cookies (two tabs, or an attacker with a stolen copy). */
-function cloneOf(server: TestServer, from: TestClient): TestClient {
-  const copy = watch(server.client());
-  for (const [name, cookie] of from.jar) copy.jar.set(name, { ...cookie });
-  copy.csrfToken = from.csrfToken;
-  return copy;
-}
+const secrets = new SecretWatch();
 
 function setCookies(res: TestResponse): Record<string, ReturnType<typeof parseSetCookie>> {
   return Object.fromEntries(res.setCookies.map((line) => {
@@ -57,20 +31,6 @@ function assertClearsCookies(res: TestResponse): void {
   }
 }
 
-function assertNoSecretsLogged(server: TestServer): void {
-  const events = JSON.stringify(server.events);
-  const log = server.rawLog();
-  assert.ok(secrets.size > 0);
-  for (const secret of secrets) {
-    // The whole value and its signature part (the last dot-separated segment of a JWT or a CSRF token).
-    for (const needle of [secret, secret.slice(secret.lastIndexOf('.') + 1)]) {
-      assert.equal(events.includes(needle), false, 'a token or cookie value is in a security event');
-      assert.equal(log.includes(needle), false, 'a token or cookie value is in the log');
-    }
-  }
-  for (const password of Object.values(PASSWORDS)) assert.equal(log.includes(password), false, 'a password is in the log');
-}
-
 describe('POST /auth/refresh', () => {
   let server: TestServer;
   let fakeNow = 1_700_000_000_000;
@@ -85,7 +45,7 @@ describe('POST /auth/refresh', () => {
   });
   after(() => server.close());
 
-  const client = (): TestClient => watch(server.client());
+  const client = (): TestClient => secrets.watch(server.client());
   const since = (mark: number, action?: string): SecurityEvent[] =>
     server.events.slice(mark).filter((event) => action === undefined || event.event.action === action);
 
@@ -143,7 +103,7 @@ describe('POST /auth/refresh', () => {
     // And the new refresh token rotates in turn.
     assert.equal((await c.request('POST', '/auth/refresh')).status, 200);
     assert.deepEqual(since(mark, 'authn_token_reuse'), []);
-    assertNoSecretsLogged(server);
+    secrets.assertNoneLogged(server);
   });
 
   it('scopes the refresh cookie to the refresh path (and the others to /)', async () => {
@@ -193,7 +153,7 @@ describe('POST /auth/refresh', () => {
   it('refuses a garbage refresh cookie, and an access token in the refresh cookie', async () => {
     const { c } = await loggedIn();
     const access = c.cookie(AT)!;
-    const garbage = cloneOf(server, c);
+    const garbage = secrets.cloneOf(server, c);
     garbage.jar.set(RT, { value: 'not-a-token', path: '/auth/refresh' });
     let mark = server.events.length;
     let res = await garbage.request('POST', '/auth/refresh');
@@ -201,7 +161,7 @@ describe('POST /auth/refresh', () => {
     assert.equal(res.body.error.code, 'token_invalid');
     assert.equal(since(mark, 'authn_token_invalid')[0]?.event.reason, 'malformed');
 
-    const confused = cloneOf(server, c);
+    const confused = secrets.cloneOf(server, c);
     confused.jar.set(RT, { value: access, path: '/auth/refresh' });
     mark = server.events.length;
     res = await confused.request('POST', '/auth/refresh');
@@ -214,7 +174,7 @@ describe('POST /auth/refresh', () => {
 
   it('detects reuse of a rotated refresh token after the grace window and revokes the whole family', async () => {
     const { c, sessionId } = await loggedIn();
-    const stolen = cloneOf(server, c);
+    const stolen = secrets.cloneOf(server, c);
     assert.equal((await c.request('POST', '/auth/refresh')).status, 200);
     const currentAccess = c.cookie(AT)!;
     fakeNow += GRACE + 1;
@@ -251,15 +211,15 @@ describe('POST /auth/refresh', () => {
     assert.equal(hello.status, 401);
     assert.equal(hello.body.error.code, 'token_invalid');
     assert.equal(since(next, 'authn_token_invalid')[0]?.event.reason, 'revoked');
-    assertNoSecretsLogged(server);
+    secrets.assertNoneLogged(server);
   });
 
   it('with refreshGraceMs: 0, any replay of a rotated token is reuse', async () => {
     const strict = await startTestServer({ session: { now: () => fakeNow, refreshGraceMs: 0 } });
     try {
-      const c = watch(strict.client());
+      const c = secrets.watch(strict.client());
       assert.equal((await c.login('alice', PASSWORDS.alice)).status, 200);
-      const stolen = cloneOf(strict, c);
+      const stolen = secrets.cloneOf(strict, c);
       assert.equal((await c.request('POST', '/auth/refresh')).status, 200);
       const access = c.cookie(AT)!;
       fakeNow += 1;
@@ -269,7 +229,7 @@ describe('POST /auth/refresh', () => {
       assert.equal(strict.eventsOf('authn_token_reuse').length, 1);
       assert.equal(strict.eventsOf('refresh_conflict').length, 0);
       assert.equal((await c.request('POST', '/auth/refresh')).status, 401);
-      const replayAccess = watch(strict.client());
+      const replayAccess = secrets.watch(strict.client());
       replayAccess.jar.set(AT, { value: access, path: '/' });
       assert.equal((await replayAccess.request('GET', '/api/hello')).status, 401);
     } finally {
@@ -279,7 +239,7 @@ describe('POST /auth/refresh', () => {
 
   it('answers concurrent refreshes with one 200 and one 409 refresh_conflict, without revoking', async () => {
     const { c, sessionId } = await loggedIn();
-    const tab = cloneOf(server, c);
+    const tab = secrets.cloneOf(server, c);
     const mark = server.events.length;
     const [first, second] = await Promise.all([c.request('POST', '/auth/refresh'), tab.request('POST', '/auth/refresh')]);
     assert.deepEqual([first.status, second.status].sort(), [200, 409]);
@@ -300,13 +260,13 @@ describe('POST /auth/refresh', () => {
     assert.equal((await winner.request('GET', '/api/hello')).status, 200);
     assert.equal((await loser.request('GET', '/api/hello')).status, 200);
     // The loser retries with the cookies the winner received (one browser jar): that works.
-    const retry = cloneOf(server, winner);
+    const retry = secrets.cloneOf(server, winner);
     assert.equal((await retry.request('POST', '/auth/refresh')).status, 200);
   });
 
   it('treats the same replay after the grace window as reuse and revokes the family', async () => {
     const { c, sessionId } = await loggedIn();
-    const tab = cloneOf(server, c);
+    const tab = secrets.cloneOf(server, c);
     const [first, second] = await Promise.all([c.request('POST', '/auth/refresh'), tab.request('POST', '/auth/refresh')]);
     assert.deepEqual([first.status, second.status].sort(), [200, 409]);
     const [winner, loser] = first.status === 200 ? [c, tab] : [tab, c];
@@ -315,7 +275,7 @@ describe('POST /auth/refresh', () => {
     // Within the window the stale token still only conflicts.
     fakeNow += GRACE;
     let mark = server.events.length;
-    assert.equal((await cloneOf(server, loser).request('POST', '/auth/refresh')).status, 409);
+    assert.equal((await secrets.cloneOf(server, loser).request('POST', '/auth/refresh')).status, 409);
     assert.deepEqual(since(mark, 'authn_token_reuse'), []);
 
     fakeNow += 1;
@@ -333,7 +293,7 @@ describe('POST /auth/refresh', () => {
     const hello = await replay.request('GET', '/api/hello');
     assert.equal(hello.status, 401);
     assert.equal(hello.body.error.code, 'token_invalid');
-    assertNoSecretsLogged(server);
+    secrets.assertNoneLogged(server);
   });
 
   it('enforces the idle timeout on the server (refreshTtlMs)', async () => {
@@ -462,6 +422,6 @@ describe('POST /auth/refresh', () => {
   });
 
   it('never puts a token, cookie value or password in an event or a log line', () => {
-    assertNoSecretsLogged(server);
+    secrets.assertNoneLogged(server);
   });
 });
