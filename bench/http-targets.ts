@@ -6,6 +6,10 @@
  *   app       the whole reference app (request id, headers, error handler, body limits, auth, CSRF, routes)
  *   full      app + ECS request log + every document shipped to Elasticsearch (ELASTICSEARCH_URL)
  *   koa-jwt   Koa + koa-jwt in cookie mode with a string secret + the route (the usual alternative)
+ *   redis     the sentinel target with the Redis store (REDIS_URL): the session check goes through its local cache
+ *   auth-memory, auth-redis
+ *             the reference app with the memory or the Redis store and one user, for POST /auth/login and
+ *             /auth/refresh throughput (cheap scrypt, ln=10, so the store's cost is not hidden behind hashing)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +26,8 @@ import { createShipper } from '../src/elastic/shipper.js';
 import { createLogger } from '../src/logging/logger.js';
 import { createApp } from '../src/service/app.js';
 import { createKeyRing } from '../src/session/key-ring.js';
+import { hashPassword } from '../src/session/passwords.js';
+import { createRedisStore } from '../src/session/redis-store.js';
 import { createSessionKit } from '../src/session/session-kit.js';
 import { createMemoryUserDirectory } from '../src/session/users.js';
 
@@ -42,6 +48,16 @@ async function sessionCookie(kit: ReturnType<typeof createSessionKit>): Promise<
   });
   const { token } = kit.tokens.issue('access', { sub: 'u_bench', sid, name: 'bench', roles: ['user'] }, 3_600_000);
   return `__Host-sentinel_at=${token}`;
+}
+
+/** The bench user's password for the auth-* targets (also in bench/index.ts). */
+const AUTH_PASSWORD = 'bench password 0123456789';
+
+async function readyRedisStore() {
+  // A prefix per run, so a REDIS_URL given by the user only gains keys that expire by themselves.
+  const store = createRedisStore({ url: process.env.REDIS_URL!, keyPrefix: `bench-${Date.now().toString(36)}:` });
+  await store.ready();
+  return store;
 }
 
 let app: Koa;
@@ -83,6 +99,26 @@ switch (variant) {
     setInterval(() => console.error(JSON.stringify({ shipper: shipper.stats() })), 5000).unref();
     break;
   }
+  case 'redis': {
+    // REDIS_URL is set by bench/index.ts (a redis-server it started, unless one was given).
+    const kit = createSessionKit({ keyRing, users, store: await readyRedisStore() });
+    app = new Koa();
+    app.use(kit.authenticate);
+    app.use(kit.requireAuth);
+    app.use(async (ctx) => route(ctx));
+    cookie = await sessionCookie(kit);
+    break;
+  }
+  case 'auth-memory':
+  case 'auth-redis': {
+    const params = { ln: 10, r: 8, p: 1 };
+    const benchUsers = createMemoryUserDirectory([{ id: 'u_bench', name: 'bench', roles: ['user'], passwordHash: await hashPassword(AUTH_PASSWORD, params) }]);
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    const store = variant === 'auth-redis' ? await readyRedisStore() : undefined;
+    const built = createApp({ logger: createLogger({ name: 'bench', streams: [{ stream: quiet }] }), session: { keyRing, users: benchUsers, passwordParams: params, store } });
+    app = built.app;
+    break;
+  }
   case 'koa-jwt': {
     const stringSecret = secret.toString('hex');
     app = new Koa();
@@ -95,7 +131,7 @@ switch (variant) {
     console.error(`unknown variant ${variant}`);
     process.exit(2);
 }
-const path = variant === 'app' || variant === 'full' ? '/api/hello' : '/';
+const path = variant === 'app' || variant === 'full' ? '/api/hello' : variant.startsWith('auth-') ? '/auth/login' : '/';
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, cookie, path }));
 });

@@ -9,11 +9,16 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { createElasticClient } from '../src/elastic/client.js';
 import { startElasticsearch } from '../test/support/elasticsearch.js';
+import { startRedis } from '../test/support/redis.js';
 import { loadEvents, timeRules } from './anomaly.js';
 import { bulkHelper, ours } from './shipper.js';
 
-const VARIANTS = ['bare', 'sentinel', 'app', 'full', 'koa-jwt'] as const;
+const VARIANTS = ['bare', 'sentinel', 'redis', 'app', 'full', 'koa-jwt'] as const;
 type Variant = (typeof VARIANTS)[number];
+/** Login and refresh throughput, memory store against Redis store (bench/http-targets.ts). */
+const AUTH_VARIANTS = ['auth-memory', 'auth-redis'] as const;
+type AuthVariant = (typeof AUTH_VARIANTS)[number];
+const AUTH_PASSWORD = 'bench password 0123456789';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 50;
@@ -25,7 +30,7 @@ interface Target {
   path: string;
 }
 
-async function startTarget(variant: Variant, env: NodeJS.ProcessEnv): Promise<Target> {
+async function startTarget(variant: Variant | AuthVariant, env: NodeJS.ProcessEnv): Promise<Target> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-targets.ts', variant], { stdio: ['ignore', 'pipe', 'ignore'], env });
   const lines = createInterface({ input: child.stdout! });
   const [line] = (await once(lines, 'line')) as [string];
@@ -104,6 +109,74 @@ async function shipping(url: string): Promise<void> {
 }
 
 async function http(env: NodeJS.ProcessEnv): Promise<void> {
+  // The redis targets need a Redis: REDIS_URL when given, else a private redis-server for this run.
+  let stopRedis: (() => Promise<void>) | undefined;
+  if (!env.REDIS_URL) {
+    const redis = await startRedis();
+    env = { ...env, REDIS_URL: redis.url };
+    stopRedis = () => redis.destroy();
+  }
+  try {
+    await verifiedRoute(env);
+    await authThroughput(env);
+  } finally {
+    await stopRedis?.();
+  }
+}
+
+/**
+ * POST /auth/login (one user, right password) and POST /auth/refresh (each connection logs in once, then rotates
+ * its own refresh token 49 times) against the reference app with each store. Short: one run of each.
+ */
+async function authThroughput(env: NodeJS.ProcessEnv): Promise<void> {
+  const seconds = Math.max(2, Math.round(SECONDS / 2));
+  const json = { 'content-type': 'application/json' };
+  const body = JSON.stringify({ username: 'bench', password: AUTH_PASSWORD });
+  const rows: Record<string, { 'login req/s': number; 'login p99': number; 'refresh req/s': number; 'refresh p99': number; errors: number }> = {};
+  for (const variant of AUTH_VARIANTS) {
+    const target = await startTarget(variant, env);
+    try {
+      const base = `http://127.0.0.1:${target.port}`;
+      const login = await autocannon({ url: `${base}/auth/login`, method: 'POST', headers: json, body, connections: 20, duration: seconds });
+      const keepRefreshCookie = (_status: number, _body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>): void => {
+        const setCookie = Object.entries(headers).find(([name]) => name.toLowerCase() === 'set-cookie')?.[1] ?? [];
+        for (const line of [setCookie].flat()) if (line.startsWith('__Secure-sentinel_rt=') && !line.startsWith('__Secure-sentinel_rt=;')) context.refresh = line.split(';')[0];
+      };
+      const refresh = {
+        method: 'POST' as const,
+        path: '/auth/refresh',
+        // Only the refresh cookie: no access cookie, so no CSRF token is needed (as for a page refreshing on load).
+        setupRequest: (request: Record<string, unknown>, context: Record<string, unknown>) => ({ ...request, headers: { cookie: context.refresh as string } }),
+        onResponse: keepRefreshCookie,
+      };
+      const rotation = await autocannon({
+        url: base,
+        connections: 20,
+        duration: seconds,
+        requests: [{ method: 'POST', path: '/auth/login', headers: json, body, onResponse: keepRefreshCookie }, ...Array.from({ length: 49 }, () => refresh)],
+      } as autocannon.Options);
+      rows[variant] = {
+        'login req/s': Math.round(login.requests.average),
+        'login p99': login.latency.p99,
+        'refresh req/s': Math.round(rotation.requests.average),
+        'refresh p99': rotation.latency.p99,
+        errors: login.errors + login.non2xx + rotation.errors + rotation.non2xx,
+      };
+    } finally {
+      target.child.kill();
+    }
+  }
+  console.log(`\nPOST /auth/login and /auth/refresh, 20 connections, ${seconds} s each (scrypt ln=10; refresh runs are 1 login + 49 rotations per connection)`);
+  console.table(rows);
+  console.log(`login   redis / memory = ${(rows['auth-redis']!['login req/s'] / rows['auth-memory']!['login req/s']).toFixed(2)}x`);
+  console.log(`refresh redis / memory = ${(rows['auth-redis']!['refresh req/s'] / rows['auth-memory']!['refresh req/s']).toFixed(2)}x`);
+  if (Object.values(rows).some((row) => row.errors > 0)) {
+    console.error('Some login or refresh requests failed: the figures above are not valid.');
+    process.exitCode = 1;
+  }
+}
+
+async function verifiedRoute(env: NodeJS.ProcessEnv): Promise<void> {
   const targets = new Map<Variant, Target>();
   for (const variant of VARIANTS) targets.set(variant, await startTarget(variant, env));
   const results = new Map<Variant, Array<{ rps: number; p99: number; errors: number }>>(VARIANTS.map((v) => [v, []]));
@@ -127,6 +200,7 @@ async function http(env: NodeJS.ProcessEnv): Promise<void> {
   console.table(summary);
   const ratio = (a: Variant, b: Variant): string => (summary[a].rps / summary[b].rps).toFixed(2);
   console.log(`sentinel / bare   = ${ratio('sentinel', 'bare')}x   (target >= 0.85)`);
+  console.log(`redis / bare      = ${ratio('redis', 'bare')}x   (target >= 0.7: the Redis store, local cache of 250 ms)`);
   console.log(`app / bare        = ${ratio('app', 'bare')}x   (reference app, request log to a null stream)`);
   console.log(`full / bare       = ${ratio('full', 'bare')}x   (target >= 0.7: verification, request log, security events, shipping)`);
   console.log(`sentinel / koa-jwt = ${ratio('sentinel', 'koa-jwt')}x   (target >= 5)`);

@@ -10,6 +10,7 @@ export { createSessionKit, type SessionKit, type SessionKitOptions } from './ses
 export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm } from './session/key-ring.js';
 export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
 export { createMemoryStore, type SessionStore, type SessionFamily, type RotateResult } from './session/store.js';
+export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus } from './session/redis-store.js';
 export { createLoginThrottle, DEFAULT_THROTTLE_POLICIES, type ThrottlePolicy, type ThrottleScope } from './session/login-throttle.js';
 export { hashPassword, verifyPassword, parsePasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './session/passwords.js';
 export { createFileUserDirectory, createMemoryUserDirectory, addUserToFile, normalizeUsername, type UserDirectory, type UserRecord } from './session/users.js';

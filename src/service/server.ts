@@ -14,6 +14,7 @@ import { formatDuration } from '../config/duration.js';
 import { createLogger } from '../logging/logger.js';
 import { createEphemeralKeyRing, createKeyRing, type KeyRing } from '../session/key-ring.js';
 import { hashPassword } from '../session/passwords.js';
+import { createRedisStore, type RedisStore } from '../session/redis-store.js';
 import { createFileUserDirectory, createMemoryUserDirectory, type UserDirectory, type UserRecord } from '../session/users.js';
 import { createApp, type SentinelApp } from './app.js';
 
@@ -63,13 +64,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }, (error) => logger.warn({ err: error }, 'Retention run failed'))
     : undefined;
   const anomaly = client ? scheduleAnomalyJobs(config, client, logger) : undefined;
+  const store = await buildStore(config, logger);
   const sentinel = createApp({
     logger,
     loginHistory: client ? createLoginHistory({ client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
     health: () => {
-      if (!elastic) return { degraded: false, elasticsearch: 'not configured' };
+      // Redis down means every session check answers 503: degraded, and the store's state says which part. Not the
+      // error text: /healthz is public and "connect ECONNREFUSED 10.0.3.7:6379" maps the network; the log has it.
+      const { lastError: _hidden, ...sessionStore } = store ? store.status() : { store: 'memory' as const, lastError: undefined };
+      const storeDown = 'connected' in sessionStore && !sessionStore.connected;
+      if (!elastic) return { degraded: storeDown, elasticsearch: 'not configured', sessionStore };
       const shipper = elastic.shipper.stats();
-      return { degraded: !shipper.elasticsearchReachable || shipper.queueDepth > 100_000, shipper };
+      return { degraded: storeDown || !shipper.elasticsearchReachable || shipper.queueDepth > 100_000, shipper, sessionStore };
     },
     trustProxy: config.trustProxy,
     production: config.nodeEnv === 'production',
@@ -84,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       clockToleranceSec: config.jwt.clockToleranceSec,
       bearer: config.auth.bearer,
       allowedOrigins: config.auth.allowedOrigins,
+      store,
     },
   });
 
@@ -112,6 +119,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       anomaly?.cancel();
       // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
       if (elastic) await elastic.shipper.close(deadlineMs);
+      // Also closes the session store (the Redis connections when REDIS_URL is set).
       await sentinel.kit.close();
     })();
     return closing;
@@ -167,6 +175,35 @@ function scheduleAnomalyJobs(config: Config, client: Client, logger: bunyan): { 
       review.cancel();
     },
   };
+}
+
+/**
+ * The Redis store when REDIS_URL is set (several instances share sessions), else undefined: the kit's memory store.
+ * A Redis that is down at start-up does not stop the server: session checks fail closed (503) until it answers.
+ */
+async function buildStore(config: Config, logger: bunyan): Promise<RedisStore | undefined> {
+  if (!config.redisUrl) {
+    logger.info({ sentinel: { session_store: 'memory' } }, 'Session store: memory (one instance only; set REDIS_URL to share sessions between instances)');
+    return undefined;
+  }
+  // Never the URL as given: it may carry the password.
+  const where = redactUrl(config.redisUrl);
+  const store = createRedisStore({
+    url: config.redisUrl,
+    // A user's not-before time must outlive every session that started before it.
+    notBeforeTtlMs: config.jwt.absoluteTtlMs,
+    onStatus: (status, error) => {
+      if (status === 'ready') logger.info({ sentinel: { session_store: 'redis' } }, `Session store: Redis at ${where} is connected`);
+      else logger.warn({ sentinel: { session_store: 'redis' }, err: error }, `Session store: Redis at ${where} is unreachable; session checks answer 503 store_unavailable until it is back`);
+    },
+  });
+  logger.info({ sentinel: { session_store: 'redis' } }, `Session store: Redis at ${where}`);
+  try {
+    await store.ready(5_000);
+  } catch {
+    // Already reported through onStatus; ioredis keeps reconnecting and the store recovers by itself.
+  }
+  return store;
 }
 
 function buildKeyRing(config: Config, logger: bunyan): KeyRing {

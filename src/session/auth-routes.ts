@@ -223,7 +223,7 @@ export function createAuthRoutes(kit: KitContext): Router {
   });
 
   router.post('/logout', async (ctx) => {
-    const sessionId = ctx.state.user?.sessionId ?? expiredSession(ctx);
+    const sessionId = ctx.state.user?.sessionId ?? uncheckedSession(ctx);
     if (sessionId) {
       const family = await store.revokeFamily(sessionId);
       // With a live session emit() takes the user from ctx.state; after expiry, from the revoked family.
@@ -259,11 +259,14 @@ export function createAuthRoutes(kit: KitContext): Router {
   });
 
   /**
-   * The session of an authentic but expired access cookie, so logging out after a long pause still revokes the
-   * session server-side. Only an expired token qualifies: any other failure means there is nothing to trust.
+   * The session of an authentic access cookie that authenticate could not accept: expired, so logging out after a
+   * long pause still revokes the session server-side; or unchecked because the store was down, so the revocation
+   * is attempted and its failure answers 503 instead of a 204 that revoked nothing (the client keeps its cookies
+   * and can retry). Any other failure means there is nothing to trust.
    */
-  function expiredSession(ctx: Context): string | undefined {
-    if (ctx.state.authError?.code !== 'token_expired') return undefined;
+  function uncheckedSession(ctx: Context): string | undefined {
+    const code = ctx.state.authError?.code;
+    if (code !== 'token_expired' && code !== 'store_unavailable') return undefined;
     const read = readCookie(ctx.get('cookie'), kit.cookies.access.name);
     if (read.duplicate || read.value === undefined) return undefined;
     try {

@@ -1,0 +1,614 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { ConfigurationError } from '../../src/errors.js';
+import { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions } from '../../src/session/redis-store.js';
+import { createSessionCache } from '../../src/session/session-cache.js';
+import type { RotateResult, SessionFamily } from '../../src/session/store.js';
+import { startRedis, type RedisProcess } from '../support/redis.js';
+
+const T0 = 1_700_000_000_000;
+const MINUTE = 60_000;
+const GRACE = 5_000;
+const IDLE = 10 * MINUTE;
+const ABSOLUTE = 60 * MINUTE;
+
+function family(overrides: Partial<SessionFamily> = {}): SessionFamily {
+  return {
+    id: 'fam-1',
+    userId: 'u_alice',
+    userName: 'alice',
+    roles: ['user'],
+    createdAt: T0,
+    lastRotatedAt: T0,
+    currentJti: 'jti-0',
+    previousJti: null,
+    revoked: false,
+    absoluteExpiresAt: T0 + ABSOLUTE,
+    ...overrides,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const at = (t: number) => ({ now: t, graceMs: GRACE, idleTtlMs: IDLE });
+
+/** Polls `check` until it holds; returns how long that took, or fails after `withinMs`. */
+async function within(withinMs: number, what: string, check: () => boolean | Promise<boolean>): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - started;
+    if (performance.now() - started > withinMs) assert.fail(`${what}: not within ${withinMs} ms`);
+    await sleep(5);
+  }
+}
+
+let redis: RedisProcess;
+let prefixes = 0;
+/** Stores opened by a test, closed after it. Each test gets its own key prefix, as separate apps would. */
+let opened: RedisStore[] = [];
+let prefix = '';
+function open(options: Partial<RedisStoreOptions> = {}): RedisStore {
+  const store = createRedisStore({ url: redis.url, keyPrefix: prefix, ...options });
+  opened.push(store);
+  return store;
+}
+async function openReady(options: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
+  const store = open(options);
+  await store.ready();
+  // The invalidation listener connects on its own; tests that count on the cache wait for it.
+  if (options.invalidation !== false) await within(5000, 'invalidation listener', () => store.status().invalidation === 'live');
+  return store;
+}
+
+before(async () => {
+  redis = await startRedis();
+});
+after(() => redis.destroy());
+beforeEach(() => {
+  prefixes += 1;
+  prefix = `t${prefixes}:`;
+});
+afterEach(async () => {
+  await Promise.all(opened.map((store) => store.close()));
+  opened = [];
+});
+
+describe('createRedisStore: the SessionStore contract (as test/session/store.test.ts)', () => {
+  let store: RedisStore;
+  beforeEach(async () => {
+    store = await openReady();
+  });
+
+  describe('rotateFamily', () => {
+    it('rotates the current jti and remembers the previous one', async () => {
+      await store.createFamily(family());
+      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + 1_000));
+      assert.equal(result.status, 'rotated');
+      assert.ok(result.status === 'rotated');
+      assert.equal(result.family.currentJti, 'jti-1');
+      assert.equal(result.family.previousJti, 'jti-0');
+      assert.equal(result.family.lastRotatedAt, T0 + 1_000);
+      assert.equal(result.family.revoked, false);
+      assert.deepEqual(result.family, { ...family(), currentJti: 'jti-1', previousJti: 'jti-0', lastRotatedAt: T0 + 1_000 });
+      const next = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 2_000));
+      assert.equal(next.status, 'rotated');
+    });
+
+    it('keeps its own copy of the family: mutating the input or a result changes nothing', async () => {
+      const input = family();
+      await store.createFamily(input);
+      input.currentJti = 'tampered';
+      input.revoked = true;
+      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+      assert.equal(result.status, 'rotated');
+      assert.ok(result.status === 'rotated');
+      result.family.revoked = true;
+      result.family.currentJti = 'tampered';
+      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0))).status, 'rotated');
+    });
+
+    it('answers conflict for the replaced jti within the grace window, without revoking', async () => {
+      await store.createFamily(family());
+      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+      const same = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0));
+      assert.equal(same.status, 'conflict');
+      const edge = await store.rotateFamily('fam-1', 'jti-0', 'jti-y', at(T0 + GRACE));
+      assert.equal(edge.status, 'conflict');
+      assert.ok(edge.status === 'conflict');
+      assert.equal(edge.family.currentJti, 'jti-1');
+      assert.equal(edge.family.revoked, false);
+      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE))).status, 'rotated');
+    });
+
+    it('answers reused for the replaced jti after the grace window and revokes the family (RFC 9700 4.14.2)', async () => {
+      await store.createFamily(family());
+      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+      const reused = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + GRACE + 1));
+      assert.equal(reused.status, 'reused');
+      assert.ok(reused.status === 'reused');
+      assert.equal(reused.family.revoked, true);
+      assert.equal(reused.family.currentJti, 'jti-1');
+      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE + 2))).status, 'revoked');
+      // At once on this instance, although its cache held the session a moment ago.
+      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), false);
+    });
+
+    it('answers reused (and revokes) for an older or unknown jti, whatever the time', async () => {
+      await store.createFamily(family());
+      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+      await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 1));
+      const old = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + 2));
+      assert.equal(old.status, 'reused');
+      await store.createFamily(family({ id: 'fam-2' }));
+      assert.equal((await store.rotateFamily('fam-2', 'never-issued', 'jti-x', at(T0))).status, 'reused');
+      assert.equal((await store.rotateFamily('fam-2', 'jti-0', 'jti-1', at(T0))).status, 'revoked');
+      // An empty jti never matches the "no previous jti" of a fresh family.
+      await store.createFamily(family({ id: 'fam-3' }));
+      assert.equal((await store.rotateFamily('fam-3', '', 'jti-1', at(T0))).status, 'reused');
+    });
+
+    it('answers expired (idle) once idleTtlMs has passed since the last rotation', async () => {
+      await store.createFamily(family());
+      assert.equal((await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + IDLE - 1))).status, 'rotated');
+      const expired = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + IDLE - 1 + IDLE));
+      assert.equal(expired.status, 'expired');
+      assert.ok(expired.status === 'expired');
+      assert.equal(expired.reason, 'idle');
+      assert.equal(expired.family.currentJti, 'jti-1');
+    });
+
+    it('answers expired (absolute) at absoluteExpiresAt even when refreshed within the idle time', async () => {
+      await store.createFamily(family());
+      let jti = 'jti-0';
+      let t = T0;
+      for (let i = 1; t + 9 * MINUTE < T0 + ABSOLUTE; i += 1) {
+        t += 9 * MINUTE;
+        const result = await store.rotateFamily('fam-1', jti, `jti-${i}`, at(t));
+        assert.equal(result.status, 'rotated', `rotation ${i}`);
+        jti = `jti-${i}`;
+      }
+      const expired = await store.rotateFamily('fam-1', jti, 'jti-late', at(T0 + ABSOLUTE));
+      assert.equal(expired.status, 'expired');
+      assert.ok(expired.status === 'expired');
+      assert.equal(expired.reason, 'absolute');
+    });
+
+    it('answers revoked for a revoked family, even with the current jti', async () => {
+      await store.createFamily(family());
+      const revoked = await store.revokeFamily('fam-1');
+      assert.equal(revoked?.revoked, true);
+      assert.deepEqual(revoked, { ...family(), revoked: true });
+      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+      assert.equal(result.status, 'revoked');
+      assert.equal(await store.revokeFamily('nope'), undefined);
+    });
+
+    it('answers missing for an unknown family', async () => {
+      assert.deepEqual(await store.rotateFamily('nope', 'jti-0', 'jti-1', at(T0)), { status: 'missing' });
+    });
+
+    it('keeps odd ids, names and roles intact', async () => {
+      const odd = family({ id: 'fam:{x}*?', userId: 'u:ü', userName: 'zoë "x"', roles: ['a b', 'ü', ''] });
+      await store.createFamily(odd);
+      const result = await store.rotateFamily(odd.id, 'jti-0', 'jti-1', at(T0));
+      assert.ok(result.status === 'rotated');
+      assert.deepEqual({ ...result.family, currentJti: 'jti-0', previousJti: null, lastRotatedAt: T0 }, odd);
+      assert.equal(await store.isSessionActive(odd.id, 'u:ü', T0 / 1000), true);
+    });
+  });
+
+  describe('revokeUser and isSessionActive', () => {
+    it('revokes every live family of the user and counts them; other users are untouched', async () => {
+      await store.createFamily(family({ id: 'a1' }));
+      await store.createFamily(family({ id: 'a2' }));
+      await store.createFamily(family({ id: 'a3' }));
+      await store.createFamily(family({ id: 'b1', userId: 'u_bob', userName: 'bob' }));
+      await store.revokeFamily('a3');
+      const iat = T0 / 1000;
+      // Warm the local cache, so the test also proves revokeUser drops it.
+      assert.equal(await store.isSessionActive('a1', 'u_alice', iat), true);
+      assert.equal(await store.revokeUser('u_alice', iat), 2);
+      for (const id of ['a1', 'a2', 'a3']) assert.equal(await store.isSessionActive(id, 'u_alice', iat), false, id);
+      assert.equal(await store.isSessionActive('b1', 'u_bob', iat), true);
+      assert.equal(await store.revokeUser('u_alice', iat), 0);
+      assert.equal(await store.revokeUser('u_nobody', iat), 0);
+    });
+
+    it('applies the not-before time: a token issued before it is refused, one issued in the same second or later is not', async () => {
+      const nbf = T0 / 1000 + 100;
+      await store.revokeUser('u_alice', nbf);
+      await store.createFamily(family({ id: 'new', createdAt: nbf * 1000 }));
+      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+      assert.equal(await store.isSessionActive('new', 'u_alice', nbf), true);
+      assert.equal(await store.isSessionActive('new', 'u_alice', nbf + 1), true);
+      // Now answered from the local cache: the same answers.
+      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+      await store.revokeUser('u_alice', nbf - 50);
+      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+    });
+
+    it('is false for an unknown session or a session of another user', async () => {
+      await store.createFamily(family());
+      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+      assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
+      assert.equal(await store.isSessionActive('nope', 'u_alice', T0 / 1000), false);
+      // Cached or not, the family's owner is checked.
+      assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
+    });
+
+    it('expires a family by itself at its absolute expiry (key TTL), and keeps the user set as long as its longest family', async () => {
+      const now = Date.now();
+      await store.createFamily(family({ id: 'short', createdAt: now, lastRotatedAt: now, absoluteExpiresAt: now + 300 }));
+      await store.createFamily(family({ id: 'long', createdAt: now, lastRotatedAt: now, absoluteExpiresAt: now + 10 * ABSOLUTE }));
+      const raw = new Redis(redis.url);
+      try {
+        const shortTtl = await raw.pttl(`${prefix}fam:short`);
+        assert.ok(shortTtl > 0 && shortTtl <= 300, `short family TTL ${shortTtl}`);
+        const longTtl = await raw.pttl(`${prefix}fam:long`);
+        assert.ok(longTtl > 10 * ABSOLUTE - 5000 && longTtl <= 10 * ABSOLUTE, `long family TTL ${longTtl}`);
+        const setTtl = await raw.pttl(`${prefix}ufam:u_alice`);
+        assert.ok(setTtl > 10 * ABSOLUTE - 5000, `user set TTL ${setTtl}`);
+        await sleep(400);
+        assert.deepEqual(await store.rotateFamily('short', 'jti-0', 'jti-1', at(Date.now())), { status: 'missing' });
+        assert.equal(await store.isSessionActive('short', 'u_alice', Math.floor(now / 1000)), false);
+        assert.equal(await store.isSessionActive('long', 'u_alice', Math.floor(now / 1000)), true);
+        // revokeUser forgets ids whose family is gone, and keeps the not-before time at least notBeforeTtlMs.
+        assert.equal(await store.revokeUser('u_alice', Math.floor(now / 1000)), 1);
+        assert.deepEqual(await raw.smembers(`${prefix}ufam:u_alice`), ['long']);
+        const nbfTtl = await raw.pttl(`${prefix}nbf:u_alice`);
+        assert.ok(nbfTtl > 10 * ABSOLUTE - 5000, `not-before TTL ${nbfTtl} follows the longest family`);
+      } finally {
+        raw.disconnect();
+      }
+    });
+  });
+
+  describe('failure counters', () => {
+    // Windows of 10 s: expiry is judged by the caller's clock (T0 is in the past), Redis' TTL only collects.
+    const W = 10_000;
+    it('counts per key, and keeps each key for windowMs after its latest failure', async () => {
+      assert.deepEqual(await store.recordFailures(['a', 'b'], W, T0), [{ count: 1, lastAt: T0 }, { count: 1, lastAt: T0 }]);
+      assert.deepEqual(await store.recordFailures(['a'], W, T0 + 8_000), [{ count: 2, lastAt: T0 + 8_000 }]);
+      assert.deepEqual(await store.getFailures(['a', 'b', 'c'], T0 + W), [{ count: 2, lastAt: T0 + 8_000 }, { count: 1, lastAt: T0 }, undefined]);
+      assert.deepEqual(await store.getFailures(['a', 'b'], T0 + W + 1), [{ count: 2, lastAt: T0 + 8_000 }, undefined]);
+      assert.deepEqual(await store.getFailures(['a'], T0 + 8_000 + W), [{ count: 2, lastAt: T0 + 8_000 }]);
+      assert.deepEqual(await store.getFailures(['a'], T0 + 8_000 + W + 1), [undefined]);
+    });
+
+    it('starts again from one after a window has expired', async () => {
+      await store.recordFailures(['a'], W, T0);
+      await store.recordFailures(['a'], W, T0 + 10);
+      assert.deepEqual(await store.recordFailures(['a'], W, T0 + 2 * W), [{ count: 1, lastAt: T0 + 2 * W }]);
+    });
+
+    it('clears only the keys given', async () => {
+      await store.recordFailures(['a', 'b'], W, T0);
+      await store.clearFailures(['a', 'unknown']);
+      assert.deepEqual(await store.getFailures(['a', 'b'], T0), [undefined, { count: 1, lastAt: T0 }]);
+      assert.deepEqual(await store.recordFailures(['a'], W, T0), [{ count: 1, lastAt: T0 }]);
+      assert.deepEqual(await store.getFailures([], T0), []);
+      await store.clearFailures([]);
+    });
+
+    it('lets Redis collect a counter windowMs after its latest failure', async () => {
+      await store.recordFailures(['gc'], 200, Date.now());
+      const raw = new Redis(redis.url);
+      try {
+        const ttl = await raw.pttl(`${prefix}fail:gc`);
+        assert.ok(ttl > 0 && ttl <= 200, `TTL ${ttl}`);
+        await sleep(300);
+        assert.equal(await raw.exists(`${prefix}fail:gc`), 0);
+      } finally {
+        raw.disconnect();
+      }
+    });
+  });
+});
+
+describe('createRedisStore: atomic across instances', () => {
+  it('50 concurrent rotations of one refresh token from 5 instances: exactly one rotated, 49 conflicts', async () => {
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openReady()));
+    await stores[0]!.createFamily(family());
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.rotateFamily('fam-1', 'jti-0', `next-${i}`, at(T0 + 1))));
+    const rotated = results.filter((r): r is Extract<RotateResult, { status: 'rotated' }> => r.status === 'rotated');
+    assert.equal(rotated.length, 1, JSON.stringify(results.map((r) => r.status)));
+    assert.equal(results.filter((r) => r.status === 'conflict').length, 49);
+    // The winner's jti is the one in Redis, and every conflict saw it.
+    const winner = rotated[0]!.family.currentJti;
+    for (const r of results) if (r.status === 'conflict') assert.equal(r.family.currentJti, winner);
+    assert.equal((await stores[3]!.rotateFamily('fam-1', winner, 'after', at(T0 + 2))).status, 'rotated');
+  });
+
+  it('50 concurrent replays of a rotated token after the grace window: one reuse detected, the family revoked once', async () => {
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openReady()));
+    await stores[0]!.createFamily(family());
+    await stores[0]!.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.rotateFamily('fam-1', 'jti-0', `x-${i}`, at(T0 + GRACE + 1))));
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 'reused').length, 1, JSON.stringify(statuses));
+    assert.equal(statuses.filter((s) => s === 'revoked').length, 49);
+    for (const store of stores) assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), false);
+  });
+
+  it('50 concurrent failures on one key from 5 instances: counted 1 to 50, none lost', async () => {
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openReady()));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.recordFailures(['acct:alice', `src:10.0.0.${i % 5}`], 60_000, T0)));
+    assert.deepEqual(results.map(([acct]) => acct!.count).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(await stores[2]!.getFailures(['acct:alice', 'src:10.0.0.3'], T0), [{ count: 50, lastAt: T0 }, { count: 10, lastAt: T0 }]);
+  });
+
+  it('revokeUser racing logins on another instance: its count is exactly the families it revoked', async () => {
+    const [a, b, c] = await Promise.all([openReady(), openReady(), openReady()]);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => a.createFamily(family({ id: `r${i}` }))));
+    const racing = Array.from({ length: 20 }, (_, i) => a.createFamily(family({ id: `r${10 + i}` })));
+    const revoked = await b.revokeUser('u_alice', T0 / 1000);
+    await Promise.all(racing);
+    const active = await Promise.all(Array.from({ length: 30 }, (_, i) => c.isSessionActive(`r${i}`, 'u_alice', T0 / 1000)));
+    assert.ok(revoked >= 10, `the 10 families created before it are revoked (${revoked})`);
+    assert.equal(active.filter((live) => !live).length, revoked, 'no family revoked without being counted, none counted twice');
+    assert.ok(active.slice(0, 10).every((live) => !live));
+  });
+});
+
+describe('createRedisStore: the local cache and the one-second revocation bound', () => {
+  it('answers a repeated check synchronously from the cache', async () => {
+    const store = await openReady();
+    await store.createFamily(family());
+    assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    const again = store.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    assert.equal(again, true, 'a boolean, not a promise');
+    assert.equal(store.status().cache.hits, 1);
+  });
+
+  it('renews a busy session\'s entry in the background before it runs out, and drops it when that finds a revocation', async () => {
+    const a = await openReady({ localCacheTtlMs: 200, invalidation: false });
+    const b = await openReady();
+    await a.createFamily(family());
+    await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    await sleep(120);
+    // Past half the TTL: answered from the entry, which is renewed meanwhile.
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    await sleep(120);
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'still synchronous 240 ms after the first lookup');
+    await b.revokeFamily('fam-1');
+    await sleep(120);
+    // No notice reaches A; the background lookup this answer triggers finds the revocation.
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    await within(100, 'dropped after the background lookup', async () => (await a.isSessionActive('fam-1', 'u_alice', T0 / 1000)) === false);
+  });
+
+  it('a logout on one instance is honoured by another at once (pub/sub notice), whatever its cache holds', async (t) => {
+    // A cache TTL of a full second, so an answer well before it proves the notice did the work.
+    const [a, b] = await Promise.all([openReady({ localCacheTtlMs: 1000 }), openReady()]);
+    await a.createFamily(family());
+    await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'cached on A');
+    await b.revokeFamily('fam-1');
+    const ms = await within(1000, 'A refuses the revoked session', async () => (await a.isSessionActive('fam-1', 'u_alice', T0 / 1000)) === false);
+    assert.ok(ms < 500, `${ms} ms: the notice, not the cache TTL, ended it`);
+    t.diagnostic(`revocation seen on the other instance after ${ms.toFixed(1)} ms`);
+  });
+
+  it('a logout-everywhere on one instance drops the user\'s sessions from every other cache', async () => {
+    const [a, b] = await Promise.all([openReady(), openReady()]);
+    await a.createFamily(family({ id: 's1' }));
+    await a.createFamily(family({ id: 's2' }));
+    for (const id of ['s1', 's2']) await a.isSessionActive(id, 'u_alice', T0 / 1000);
+    await b.revokeUser('u_alice', T0 / 1000);
+    for (const id of ['s1', 's2']) await within(1000, id, async () => (await a.isSessionActive(id, 'u_alice', T0 / 1000)) === false);
+  });
+
+  it('without notices (invalidation: false) the cache TTL alone bounds how long a revoked session is accepted', async (t) => {
+    const a = await openReady({ invalidation: false, localCacheTtlMs: 300 });
+    const b = await openReady();
+    await a.createFamily(family());
+    const looked = performance.now();
+    await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    await b.revokeFamily('fam-1');
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'A still trusts its cache: no notice reached it');
+    await within(1000, 'A refuses once its cache entry expires', async () => (await a.isSessionActive('fam-1', 'u_alice', T0 / 1000)) === false);
+    const stale = performance.now() - looked;
+    // At most 300 ms (less when a background renewal finds the revocation first), plus polling and scheduling
+    // slack on a loaded machine; the promise is one second.
+    assert.ok(stale <= 700, `accepted for ${stale.toFixed(0)} ms after the lookup; the bound is 300 ms`);
+    t.diagnostic(`without pub/sub the revoked session was accepted for ${stale.toFixed(0)} ms (localCacheTtlMs 300)`);
+  });
+
+  it('turns the cache off while the notice listener is disconnected, and back on when it is back', async () => {
+    const store = await openReady();
+    await store.createFamily(family());
+    await store.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    const raw = new Redis(redis.url);
+    try {
+      await raw.client('KILL', 'TYPE', 'pubsub');
+      await within(2000, 'listener down', () => store.status().invalidation === 'down');
+      assert.notEqual(typeof store.isSessionActive('fam-1', 'u_alice', T0 / 1000), 'boolean', 'asks Redis while notices may be lost');
+      await within(5000, 'listener back', () => store.status().invalidation === 'live');
+      await store.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+      assert.equal(store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('shares one round trip among concurrent checks of one session', async () => {
+    const store = await openReady();
+    await store.createFamily(family());
+    const raw = new Redis(redis.url);
+    try {
+      const scriptCalls = async (): Promise<number> => {
+        const info = await raw.info('commandstats');
+        return [...info.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      };
+      const before = await scriptCalls();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => store.isSessionActive('fam-1', 'u_alice', T0 / 1000)));
+      assert.ok(answers.every((answer) => answer === true));
+      assert.equal(await scriptCalls() - before, 1, 'one script call for 20 checks');
+      assert.equal(store.status().inFlight, 0);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('the cache never keeps an answer that was in flight while something was invalidated', () => {
+    const cache = createSessionCache(1000, 10);
+    const before = cache.begin(0);
+    cache.invalidateSession('other');
+    cache.set('s', 'u', 0, before);
+    assert.equal(cache.get('s', 'u', 0, 1), undefined);
+    const fresh = cache.begin(1);
+    cache.set('s', 'u', 5, fresh);
+    assert.equal(cache.get('s', 'u', 5, 2), true);
+    assert.equal(cache.get('s', 'u', 4, 2), false, 'issued before not-before');
+    assert.equal(cache.get('s', 'v', 5, 2), false, 'another user');
+    // Counted from the start of the lookup, not from its answer.
+    assert.equal(cache.get('s', 'u', 5, 1001), undefined);
+    for (let i = 0; i < 20; i += 1) cache.set(`k${i}`, 'u', 0, cache.begin(1));
+    assert.equal(cache.size, 10);
+    cache.invalidateUser('u');
+    assert.equal(cache.size, 0);
+  });
+});
+
+describe('createRedisStore: Redis down or slow', () => {
+  // Each test stops or freezes its own Redis, so the others keep theirs.
+  let own: RedisProcess;
+  beforeEach(async () => {
+    own = await startRedis();
+  });
+  afterEach(() => own.destroy());
+
+  it('rejects every call at once while Redis is down, and recovers by itself when it is back', async (t) => {
+    const statuses: string[] = [];
+    const store = createRedisStore({ url: own.url, onStatus: (status) => statuses.push(status) });
+    opened.push(store);
+    await store.ready();
+    await store.createFamily(family());
+    await own.stop({ save: true });
+    await within(2000, 'the store sees the connection closed', () => !store.status().connected);
+    const calls: Array<[string, () => unknown]> = [
+      ['isSessionActive', () => store.isSessionActive('fam-1', 'u_alice', T0 / 1000)],
+      ['createFamily', () => store.createFamily(family({ id: 'x' }))],
+      ['rotateFamily', () => store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0))],
+      ['revokeFamily', () => store.revokeFamily('fam-1')],
+      ['revokeUser', () => store.revokeUser('u_alice', T0 / 1000)],
+      ['recordFailures', () => store.recordFailures(['a'], 1000, T0)],
+      ['getFailures', () => store.getFailures(['a'], T0)],
+      ['clearFailures', () => store.clearFailures(['a'])],
+    ];
+    for (const [name, call] of calls) {
+      const started = performance.now();
+      await assert.rejects(async () => call(), (error: unknown) => {
+        assert.ok(error instanceof SessionStoreError, `${name}: ${String(error)}`);
+        assert.equal(error.code, 'store_unreachable');
+        assert.equal(error.operation, name);
+        return true;
+      });
+      assert.ok(performance.now() - started < 100, `${name} failed fast`);
+    }
+    assert.equal(store.status().connected, false);
+    const restarted = performance.now();
+    await own.start();
+    const ms = await within(5000, 'recovered', async () => {
+      try {
+        return (await store.isSessionActive('fam-1', 'u_alice', T0 / 1000)) === true;
+      } catch {
+        return false;
+      }
+    });
+    t.diagnostic(`recovered ${ms.toFixed(0)} ms after redis-server accepted connections again (started in ${(performance.now() - restarted - ms).toFixed(0)} ms)`);
+    assert.deepEqual(statuses, ['ready', 'down', 'ready'], 'one report per transition');
+  });
+
+  it('fails each call after commandTimeoutMs when Redis hangs, and refuses calls beyond maxInFlight at once', async () => {
+    const store = createRedisStore({ url: own.url, commandTimeoutMs: 300, maxInFlight: 10 });
+    opened.push(store);
+    await store.ready();
+    own.pause();
+    try {
+      const started = performance.now();
+      const outcomes = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => store.getFailures([`k${i}`], T0).then(() => performance.now() - started, (error: unknown) => {
+        throw Object.assign(error as Error, { after: performance.now() - started });
+      })));
+      const codes = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as SessionStoreError).code : 'fulfilled'));
+      assert.equal(codes.filter((c) => c === 'store_overloaded').length, 5, codes.join());
+      assert.equal(codes.filter((c) => c === 'store_timeout').length, 10, codes.join());
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected');
+        const { code, after: took } = o.reason as SessionStoreError & { after: number };
+        if (code === 'store_overloaded') assert.ok(took < 50, `overloaded after ${took} ms`);
+        else assert.ok(took >= 290 && took < 1000, `timed out after ${took} ms`);
+      }
+    } finally {
+      own.resume();
+    }
+    await within(3000, 'answers again', async () => {
+      try {
+        await store.getFailures(['k'], T0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  });
+
+  it('starts while Redis is down and serves once it is up, without a restart', async () => {
+    await own.stop();
+    const store = createRedisStore({ url: own.url });
+    opened.push(store);
+    await assert.rejects(store.ready(300), (error: unknown) => error instanceof SessionStoreError && error.code === 'store_unreachable');
+    await assert.rejects(store.getFailures(['a'], T0), SessionStoreError);
+    await own.start();
+    await store.ready(5000);
+    assert.deepEqual(await store.getFailures(['a'], T0), [undefined]);
+  });
+
+  it('rejects with store_closed after close()', async () => {
+    const store = createRedisStore({ url: own.url });
+    await store.ready();
+    await store.close();
+    await assert.rejects(store.getFailures(['a'], T0), (error: unknown) => error instanceof SessionStoreError && error.code === 'store_closed');
+    await store.close();
+  });
+});
+
+describe('createRedisStore: options', () => {
+  it('validates its options once, at construction', () => {
+    const cases: Array<[Partial<RedisStoreOptions>, RegExp]> = [
+      [{}, /exactly one of the url and client/],
+      [{ url: 'http://localhost:6379' }, /redis:\/\/ or rediss:\/\//],
+      [{ url: 'redis://x', keyPrefix: 'has space' }, /keyPrefix/],
+      [{ url: 'redis://x', commandTimeoutMs: 0 }, /commandTimeoutMs option must be a finite, positive number/],
+      [{ url: 'redis://x', maxInFlight: Number.NaN }, /maxInFlight/],
+      [{ url: 'redis://x', maxRetriesPerRequest: 1.5 }, /maxRetriesPerRequest/],
+      [{ url: 'redis://x', localCacheTtlMs: 1001 }, /localCacheTtlMs option must be from 0 to 1000/],
+      [{ url: 'redis://x', client: {} as Redis }, /exactly one/],
+      [{ client: {} as Redis }, /ioredis client/],
+      [{ url: 'redis://x', onStatus: 'log' as never }, /onStatus/],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(() => createRedisStore(options as RedisStoreOptions), (error: unknown) => error instanceof ConfigurationError && message.test(error.message), JSON.stringify(options));
+    }
+  });
+
+  it('warns (with a code) when given a client that would queue commands during an outage, and leaves that client open', async () => {
+    const warnings: Array<{ code?: string }> = [];
+    const onWarning = (warning: Error & { code?: string }): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const client = new Redis(redis.url);
+    try {
+      const store = createRedisStore({ client, keyPrefix: prefix });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(warnings.some((w) => w.code === 'SENTINEL_REDIS_UNBOUNDED'));
+      await store.createFamily(family());
+      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+      await store.close();
+      assert.equal(await client.ping(), 'PONG', 'not ours to close');
+    } finally {
+      process.off('warning', onWarning);
+      client.disconnect();
+    }
+  });
+});
