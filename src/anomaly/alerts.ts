@@ -32,7 +32,9 @@ export function alertId(rule: Pick<Rule, 'id'>, finding: Finding, window: Window
 export function buildAlert(rule: Rule, finding: Finding, window: Window, now: Date): AlertDocument {
   const id = alertId(rule, finding, window);
   const doc: AlertDocument = {
-    '@timestamp': window.end.toISOString(),
+    // An alert born of one event lives at that event's time: its id is fixed by the event, and so must its daily
+    // index be, or the windows before and after midnight would write it into two indices.
+    '@timestamp': finding.eventId && finding.firstSeen ? finding.firstSeen : window.end.toISOString(),
     ecs: { version: ECS_VERSION },
     message: `${rule.name}: ${finding.summary}`,
     event: {

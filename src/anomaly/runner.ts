@@ -135,9 +135,9 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
     await client.index({ index: stateIndex, id: STATE_ID, document: { last_checked: new Date(at).toISOString(), updated_at: new Date(now()).toISOString() } }, requestOptions);
   }
 
-  /** The latest window end alerted per rule and entity, since `sinceMs`: the memory of suppression. */
-  async function recentAlerts(sinceMs: number): Promise<Map<string, number>> {
-    const latest = new Map<string, number>();
+  /** Every window end alerted per rule and entity since `sinceMs`: the memory of suppression. */
+  async function recentAlerts(sinceMs: number): Promise<Map<string, number[]>> {
+    const latest = new Map<string, number[]>();
     let after: unknown[] | undefined;
     for (;;) {
       const response = await client.search({
@@ -150,7 +150,9 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
       for (const hit of response.hits.hits) {
         const s = hit._source as { rule: { id: string }; sentinel: { alert: { entity: string; entity_type: string; window_end: string } } };
         const key = `${s.rule.id}|${s.sentinel.alert.entity_type}|${s.sentinel.alert.entity}`;
-        latest.set(key, Math.max(latest.get(key) ?? 0, Date.parse(s.sentinel.alert.window_end)));
+        const ends = latest.get(key) ?? [];
+        ends.push(Date.parse(s.sentinel.alert.window_end));
+        latest.set(key, ends);
       }
       if (response.hits.hits.length < 1000) break;
       after = response.hits.hits.at(-1)!.sort;
@@ -245,12 +247,17 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
           for (const finding of findings) {
             if (!finding.eventId) {
               const key = `${rule.id}|${finding.entityType}|${finding.entity}`;
-              const last = suppression.get(key);
-              if (last !== undefined && end - last < (rule.realertMs ?? o.realertMs) && last !== end) {
+              const ends = suppression.get(key) ?? [];
+              const realert = rule.realertMs ?? o.realertMs;
+              // An alert at this very window end is emitted again (it comes back 409: "existing"). Any other alert
+              // of the same rule and entity within the realert period, before or after (a backfill evaluates older
+              // windows after newer ones), means this finding is already reported; one further away never does.
+              if (!ends.includes(end) && ends.some((at) => Math.abs(end - at) < realert)) {
                 suppressed += 1;
                 continue;
               }
-              suppression.set(key, end);
+              if (!ends.includes(end)) ends.push(end);
+              suppression.set(key, ends);
             }
             candidates.push(buildAlert(rule, finding, window, new Date(now())));
           }

@@ -175,13 +175,15 @@ export const credentialStuffingSource: Rule<Params<'minUsers' | 'minAttempts' | 
 };
 
 /**
- * Many sources, many accounts, high failure ratio, each source quiet: a botnet replaying pairs, under every
- * per-source threshold. Judged over the whole service against normal traffic, which mostly succeeds.
+ * Many sources, many accounts, each source quiet and mostly failing: a botnet replaying pairs under every
+ * per-source threshold. Judged per source, not over the whole service: a busy hour of ordinary logins must not
+ * dilute the failure ratio, and one noisy address (someone else's brute force) is set aside, not allowed to hide
+ * the rest.
  */
 export const credentialStuffingDistributed: Rule<Params<'minSources' | 'minUsers' | 'minFailures' | 'minFailureRatio' | 'maxPerSource'>> = {
   id: 'credential_stuffing_distributed',
   name: 'Distributed credential stuffing',
-  description: 'Failed logins across many sources and many accounts with a high failure ratio.',
+  description: 'Many quiet sources, mostly failing, together trying many accounts.',
   severity: 'critical',
   technique: { id: 'T1110.004', name: 'Brute Force: Credential Stuffing' },
   tactic: CREDENTIAL_ACCESS,
@@ -189,42 +191,44 @@ export const credentialStuffingDistributed: Rule<Params<'minSources' | 'minUsers
   queries: (window, _p, ctx) => [{
     index: ctx.eventsIndex,
     body: searchBody([range(window), actions(LOGIN_ACTIONS)], {
-      attempts: { value_count: { field: 'event.id' } },
-      failures: {
-        filter: { term: { 'event.action': LOGIN_FAIL } },
+      sources: {
+        terms: { field: 'source.ip', size: 5000 },
         aggs: {
-          sources: { cardinality: { field: 'source.ip' } },
-          users: { cardinality: { field: 'user.name' } },
-          busiest: { terms: { field: 'source.ip', size: 1 } },
-          top_users: { terms: { field: 'user.name', size: 10 } },
-          top_sources: { terms: { field: 'source.ip', size: 10 } },
+          failures: { filter: { term: { 'event.action': LOGIN_FAIL } }, aggs: { users: { cardinality: { field: 'user.name' } } } },
           ...EVIDENCE_AGGS,
         },
       },
+      failed_users: { filter: { term: { 'event.action': LOGIN_FAIL } }, aggs: { top: { terms: { field: 'user.name', size: 10 } } } },
     }),
   }],
   evaluate: ([response], _window, p) => {
-    const aggs = (response as { aggregations?: Record<string, unknown> })?.aggregations ?? {};
-    const failuresAgg = aggs.failures as Record<string, unknown> | undefined;
-    const failures = docCount(aggs, 'failures');
-    const attempts = value(aggs, 'attempts');
-    const sources = value(failuresAgg, 'sources');
-    const users = value(failuresAgg, 'users');
-    const busiest = buckets({ aggregations: failuresAgg }, 'busiest')[0]?.doc_count ?? 0;
-    const ratio = attempts ? failures / attempts : 0;
-    if (sources < p.minSources || users < p.minUsers || failures < p.minFailures || ratio < p.minFailureRatio || busiest > p.maxPerSource) return [];
+    // The campaign is every source that failed at least once and stayed under the per-source limit (louder
+    // sources are the single-source rules' business). Its failure ratio is its own: the sources that never
+    // failed (everyone else logging in) cannot dilute it, while ordinary typos inside it pull it down.
+    const campaign = buckets(response, 'sources').filter((b) => {
+      const failures = docCount(b, 'failures');
+      return failures > 0 && failures <= p.maxPerSource;
+    });
+    const failures = campaign.reduce((n, b) => n + docCount(b, 'failures'), 0);
+    const attempts = campaign.reduce((n, b) => n + b.doc_count, 0);
+    // Summed per source: an account tried from two sources counts twice, which only matters near the threshold.
+    const users = campaign.reduce((n, b) => n + value(b, 'failures.users'), 0);
+    if (campaign.length < p.minSources || users < p.minUsers || failures < p.minFailures || failures / attempts < p.minFailureRatio) return [];
+    const first = Math.min(...campaign.map((b) => value(b, 'first_seen')));
+    const last = Math.max(...campaign.map((b) => value(b, 'last_seen')));
+    const ratio = failures / attempts;
     return [{
       entityType: 'service',
       entity: 'login',
-      summary: `${failures} failed logins from ${sources} sources against ${users} accounts (${Math.round(ratio * 100)}% of attempts failed)`,
+      summary: `${failures} failed logins from ${campaign.length} quiet sources against about ${users} accounts (${Math.round(ratio * 100)}% of their attempts failed)`,
       count: failures,
-      distinctSources: sources,
+      distinctSources: campaign.length,
       distinctUsers: users,
       failureRatio: round(ratio),
-      users: keys(failuresAgg, 'top_users'),
-      sources: keys(failuresAgg, 'top_sources'),
-      firstSeen: isoOf(failuresAgg, 'first_seen'),
-      lastSeen: isoOf(failuresAgg, 'last_seen'),
+      users: keys(response ? (response as { aggregations?: unknown }).aggregations : undefined, 'failed_users.top'),
+      sources: [...campaign].sort((a, b) => docCount(b, 'failures') - docCount(a, 'failures')).slice(0, 10).map((b) => String(b.key)),
+      firstSeen: new Date(first).toISOString(),
+      lastSeen: new Date(last).toISOString(),
     }];
   },
 };
