@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { SentinelError, isSentinelError } from '../errors.js';
 import { readCookie } from './cookies.js';
+import { QueueFull, createKeyedMutex } from './keyed-mutex.js';
 import { MAX_PASSWORD_LENGTH, parsePasswordHash, verifyPassword, type ParsedHash, type ScryptParams } from './passwords.js';
 import type { KitContext } from './session-kit.js';
 import type { SessionFamily } from './store.js';
@@ -18,6 +19,7 @@ export function createAuthRoutes(kit: KitContext): Router {
   const { tokens, store, throttle, emit, now } = kit;
 
   let dummy: Promise<ParsedHash> = createDummyHash(kit.passwordParams);
+  const loginLocks = createKeyedMutex();
   let dummyParams: ScryptParams | undefined = kit.passwordParams;
 
   const noStore: Middleware = async (ctx, next) => {
@@ -88,67 +90,77 @@ export function createAuthRoutes(kit: KitContext): Router {
     // The name as given goes into the event only when it is a valid name; anything else is logged by shape.
     const loggedName = username ?? undefined;
 
-    const throttled = await throttle.check(username, source);
-    if (throttled) {
-      const retryAfter = Math.max(1, Math.ceil(throttled.retryAfterMs / 1000));
-      emit(ctx, 'excess_rate_limit_exceeded', {
-        reason: throttled.scope, user: { name: loggedName }, http: { statusCode: 429 },
-        sentinel: { throttle: { scope: throttled.scope, failures: throttled.failures, retry_after_ms: throttled.retryAfterMs } },
-      });
-      throw new SentinelError('too_many_requests', { reason: throttled.scope, headers: { 'Retry-After': String(retryAfter) } });
-    }
-
-    const user = username === undefined ? undefined : await kit.users.find(username);
-    const parsed = user ? parsePasswordHash(user.passwordHash) : undefined;
-    // Always one real scrypt run, with the same cost, whatever is wrong (ASVS 6.3.8).
-    const hash = parsed ?? (await dummy);
-    const matches = await verifyPassword(password ?? '\u0000', hash);
-    if (parsed && !sameParams(parsed.params, dummyParams)) {
-      dummyParams = parsed.params;
-      dummy = createDummyHash(parsed.params);
-    }
-
-    const reason = username === undefined || password === undefined
-      ? 'malformed'
-      : !user || !parsed
-        ? 'unknown_user'
-        : !matches
-          ? 'bad_password'
-          : user.disabled
-            ? 'disabled'
-            : undefined;
-    if (reason !== undefined) {
-      const locks = await throttle.fail(username, source);
-      emit(ctx, 'authn_login_fail', {
-        reason,
-        user: { name: loggedName, id: reason === 'unknown_user' || reason === 'malformed' ? undefined : user?.id },
-        http: { statusCode: 401 },
-        sentinel: reason === 'malformed' ? { input: describeShape(fields) } : undefined,
-      });
-      for (const lock of locks) {
-        emit(ctx, 'authn_login_lock', {
-          reason: lock.scope, user: { name: loggedName }, http: { statusCode: 401 },
-          sentinel: { throttle: { scope: lock.scope, failures: lock.failures, retry_after_ms: lock.retryAfterMs } },
+    const attempt = async (): Promise<void> => {
+      const throttled = await throttle.check(username, source);
+      if (throttled) {
+        const retryAfter = Math.max(1, Math.ceil(throttled.retryAfterMs / 1000));
+        emit(ctx, 'excess_rate_limit_exceeded', {
+          reason: throttled.scope, user: { name: loggedName }, http: { statusCode: 429 },
+          sentinel: { throttle: { scope: throttled.scope, failures: throttled.failures, retry_after_ms: throttled.retryAfterMs } },
         });
+        throw new SentinelError('too_many_requests', { reason: throttled.scope, headers: { 'Retry-After': String(retryAfter) } });
       }
-      throw new SentinelError('login_failed', { reason });
-    }
 
-    const known = user!;
-    const priorFailures = await throttle.succeed(known.name, source);
-    const session = await startSession(ctx, known);
-    const subject = { name: known.name, id: known.id, roles: known.roles };
-    emit(ctx, priorFailures > 0 ? 'authn_login_successafterfail' : 'authn_login_success', {
-      user: subject, http: { statusCode: 200 },
-      sentinel: { session_id: session.family.id, token_id: session.access.jti, prior_failures: priorFailures },
-    });
-    emit(ctx, 'session_created', { user: subject, http: { statusCode: 200 }, sentinel: { session_id: session.family.id } });
-    ctx.body = {
-      user: { id: known.id, name: known.name, roles: known.roles },
-      csrfToken: session.csrfToken,
-      accessExpiresAt: new Date(session.access.exp * 1000).toISOString(),
-      sessionExpiresAt: new Date(session.family.absoluteExpiresAt).toISOString(),
+      const user = username === undefined ? undefined : await kit.users.find(username);
+      const parsed = user ? parsePasswordHash(user.passwordHash) : undefined;
+      // Always one real scrypt run, with the same cost, whatever is wrong (ASVS 6.3.8).
+      const hash = parsed ?? (await dummy);
+      const matches = await verifyPassword(password ?? '\u0000', hash);
+      if (parsed && !sameParams(parsed.params, dummyParams)) {
+        dummyParams = parsed.params;
+        dummy = createDummyHash(parsed.params);
+      }
+
+      const reason = username === undefined || password === undefined
+        ? 'malformed'
+        : !user || !parsed
+          ? 'unknown_user'
+          : !matches
+            ? 'bad_password'
+            : user.disabled
+              ? 'disabled'
+              : undefined;
+      if (reason !== undefined) {
+        const locks = await throttle.fail(username, source);
+        emit(ctx, 'authn_login_fail', {
+          reason,
+          user: { name: loggedName, id: reason === 'unknown_user' || reason === 'malformed' ? undefined : user?.id },
+          http: { statusCode: 401 },
+          sentinel: reason === 'malformed' ? { input: describeShape(fields) } : undefined,
+        });
+        for (const lock of locks) {
+          emit(ctx, 'authn_login_lock', {
+            reason: lock.scope, user: { name: loggedName }, http: { statusCode: 401 },
+            sentinel: { throttle: { scope: lock.scope, failures: lock.failures, retry_after_ms: lock.retryAfterMs } },
+          });
+        }
+        throw new SentinelError('login_failed', { reason });
+      }
+
+      const known = user!;
+      const priorFailures = await throttle.succeed(known.name, source);
+      const session = await startSession(ctx, known);
+      const subject = { name: known.name, id: known.id, roles: known.roles };
+      emit(ctx, priorFailures > 0 ? 'authn_login_successafterfail' : 'authn_login_success', {
+        user: subject, http: { statusCode: 200 },
+        sentinel: { session_id: session.family.id, token_id: session.access.jti, prior_failures: priorFailures },
+      });
+      emit(ctx, 'session_created', { user: subject, http: { statusCode: 200 }, sentinel: { session_id: session.family.id } });
+      ctx.body = {
+        user: { id: known.id, name: known.name, roles: known.roles },
+        csrfToken: session.csrfToken,
+        accessExpiresAt: new Date(session.access.exp * 1000).toISOString(),
+        sessionExpiresAt: new Date(session.family.absoluteExpiresAt).toISOString(),
+      };
     };
+    try {
+      // One attempt per account at a time in this process: parallel guesses cannot all pass the throttle together.
+      await loginLocks.run(username ?? `\u0000${source}`, attempt);
+    } catch (error) {
+      if (!(error instanceof QueueFull)) throw error;
+      emit(ctx, 'excess_rate_limit_exceeded', { reason: 'queue', user: { name: loggedName }, http: { statusCode: 429 } });
+      throw new SentinelError('too_many_requests', { reason: 'queue', headers: { 'Retry-After': '1' } });
+    }
   });
 
   router.post('/refresh', async (ctx) => {
