@@ -215,7 +215,8 @@ export function createShipper(options: ShipperOptions): Shipper {
   function limitMemory(): void {
     for (let i = queue.length - 1; i >= o.concurrency && memoryBytes > o.maxMemoryBytes; i -= 1) {
       const chunk = queue[i]!;
-      if (chunk.items && !chunk.inFlight && chunk.pending === null) {
+      // Chunks with pending retries may go too: load() rebuilds the same items in the same order from disk.
+      if (chunk.items && !chunk.inFlight) {
         chunk.items = null;
         memoryBytes -= chunk.bytes;
       }
@@ -363,6 +364,8 @@ export function createShipper(options: ShipperOptions): Shipper {
     } finally {
       chunk.inFlight = false;
       inFlight -= 1;
+      // A storm of item-level retries walks through many chunks, loading each: keep the bound after every send.
+      limitMemory();
       notify();
       pump();
     }
@@ -375,7 +378,9 @@ export function createShipper(options: ShipperOptions): Shipper {
     seal();
     if (!sending) return queue.length === 0;
     const deadline = Date.now() + deadlineMs;
-    while (queue.length > 0 && Date.now() < deadline) {
+    // Dead letters found while flushing land in a new chunk: it is sealed and sent within the same deadline.
+    while ((queue.length > 0 || active) && Date.now() < deadline) {
+      seal();
       // Nothing waits on a backoff during a flush: the deadline is the only bound.
       backoffUntil = Math.min(backoffUntil, Date.now() + 250);
       for (const chunk of queue) chunk.notBefore = Math.min(chunk.notBefore, Date.now() + 250);
