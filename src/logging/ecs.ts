@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ECS_VERSION } from '../events/security-event.js';
-import { redact } from './redact.js';
+import { REDACTED, SECRET_KEY, redact } from './redact.js';
 
 /**
  * Bunyan records to ECS documents. Bunyan's own fields are renamed (`time` → `@timestamp`, `msg` → `message`,
@@ -19,9 +19,13 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
 const BUNYAN_FIELDS = new Set(['name', 'hostname', 'pid', 'level', 'msg', 'time', 'v', 'src']);
 
 export function toEcsDocument(record: Record<string, unknown>): EcsDocument {
-  const rest: Record<string, unknown> = {};
-  for (const key of Object.keys(record)) if (!BUNYAN_FIELDS.has(key)) rest[key] = record[key];
-  const doc = redact(rest) as Record<string, unknown>;
+  // One pass: bunyan's own fields are left out and everything else is redacted as it is copied.
+  const doc: Record<string, unknown> = {};
+  for (const key in record) {
+    if (BUNYAN_FIELDS.has(key)) continue;
+    const item = record[key];
+    doc[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, 1);
+  }
   const time = record.time instanceof Date ? record.time.toISOString() : new Date().toISOString();
   const log = (doc.log as Record<string, unknown> | undefined) ?? {};
   const event = (doc.event as Record<string, unknown> | undefined) ?? {};

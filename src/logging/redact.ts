@@ -7,7 +7,7 @@
 export const REDACTED = '[REDACTED]';
 
 // snake_case, kebab-case and camelCase alike: accessToken, access_token, access-token.
-const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|id[-_]?token|api[-_]?key|x-api-key|csrf[-_]?token|session[-_]?token|jwt)$/i;
+export const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|id[-_]?token|api[-_]?key|x-api-key|csrf[-_]?token|session[-_]?token|jwt)$/i;
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 const MAX_DEPTH = 12;
@@ -20,7 +20,10 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (value instanceof Date) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
+  const source = value as Record<string, unknown>;
+  for (const key in source) {
+    if (!Object.hasOwn(source, key)) continue;
+    const item = source[key];
     out[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, depth + 1);
   }
   return out;

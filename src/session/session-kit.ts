@@ -333,7 +333,12 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     csrf,
     requireAuth,
     requireRole,
-    routes: () => compose([router.routes(), router.allowedMethods()]) as Middleware,
+    routes: () => {
+      const routes = compose([router.routes(), router.allowedMethods()]) as Middleware;
+      const prefix = `${o.basePath}/`;
+      // Most requests are not for /auth: a prefix test is cheaper than the router's matching.
+      return (ctx, next) => (ctx.path.startsWith(prefix) ? routes(ctx, next) : next());
+    },
     middleware: () => compose([authenticate, csrf]) as Middleware,
     emit,
     tokens,
