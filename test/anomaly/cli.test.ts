@@ -18,8 +18,7 @@ import type { Rule } from '../../src/anomaly/rules/types.js';
 import { createAnomalyRunner } from '../../src/anomaly/runner.js';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
-import { buildTemplates } from '../../src/elastic/templates.js';
-import { freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, spread, success } from '../support/events.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,13 +68,6 @@ function json<T>(result: CliResult): T {
   }
 }
 
-async function dropPrefix(client: Client, prefix: string): Promise<void> {
-  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-  for (const { index } of rows) if (index) await client.indices.delete({ index });
-  const templates = buildTemplates(prefix);
-  for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
-  for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
-}
 
 type RunOutput = { windows: number; created: AlertDocument[]; existing: AlertDocument[]; suppressed: number; alerts: AlertDocument[] };
 

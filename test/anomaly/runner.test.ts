@@ -18,9 +18,8 @@ import type { Rule } from '../../src/anomaly/rules/types.js';
 import { createAnomalyRunner, type AnomalyRunner, type AnomalyRunnerOptions, type RunResult } from '../../src/anomaly/runner.js';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
-import { buildTemplates } from '../../src/elastic/templates.js';
 import type { SecurityEvent } from '../../src/events/security-event.js';
-import { freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, spread, success } from '../support/events.js';
 
 const SECOND = 1000;
@@ -45,13 +44,6 @@ after(async () => {
   await es.close();
 });
 
-async function dropPrefix(client: Client, prefix: string): Promise<void> {
-  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-  for (const { index } of rows) if (index) await client.indices.delete({ index });
-  const templates = buildTemplates(prefix);
-  for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
-  for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
-}
 
 async function freshPrefix(label: string, events: readonly SecurityEvent[] = []): Promise<string> {
   const prefix = uniquePrefix(`runner-${label}`);

@@ -6,14 +6,14 @@ import type { Client } from '@elastic/elasticsearch';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { createLoginHistory, decodeCursor, encodeCursor, type LoginHistoryEntry, type LoginHistoryPage, type LoginHistoryQuery } from '../../src/elastic/login-history.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
-import { buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
+import { dailyIndex } from '../../src/elastic/templates.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
 import type { EcsDocument } from '../../src/logging/ecs.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createApp } from '../../src/service/app.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { createMemoryUserDirectory } from '../../src/session/users.js';
-import { freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { PASSWORDS, TEST_SCRYPT, TestClient, testUsers } from '../support/http-server.js';
 
 const HOUR = 3_600_000;
@@ -83,13 +83,6 @@ async function indexEvents(client: Client, prefix: string, events: SecurityEvent
   assert.equal(response.errors, false, JSON.stringify(response.items.filter((i) => Object.values(i)[0]!.error)));
 }
 
-async function dropPrefix(client: Client, prefix: string): Promise<void> {
-  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-  for (const { index } of rows) if (index) await client.indices.delete({ index });
-  const templates = buildTemplates(prefix);
-  for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
-  for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
-}
 
 /** Walks every page with `size`, returning the pages. Stops at nextCursor null (or fails after `limit` pages). */
 async function walk(client: TestClient, path: string, size: number, limit = 50): Promise<LoginHistoryPage[]> {

@@ -14,7 +14,7 @@ import { createShipper, type ShipperStats } from '../../src/elastic/shipper.js';
 import { BASE_PROPERTIES, buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
 import { ElasticsearchError } from '../../src/errors.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
-import { freePort, sharedElasticsearch, startElasticsearch, uniquePrefix, type ElasticsearchProcess } from '../support/elasticsearch.js';
+import { dropPrefix, freePort, sharedElasticsearch, startElasticsearch, type ElasticsearchProcess, uniquePrefix } from '../support/elasticsearch.js';
 
 /** The project root: the CLI runs from there, as `npm start` does. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -74,14 +74,6 @@ async function installed(client: Client, prefix: string): Promise<Record<string,
     out[name] = response.index_templates[0]!.index_template;
   }
   return out;
-}
-
-async function dropPrefix(client: Client, prefix: string): Promise<void> {
-  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-  for (const { index } of rows) if (index) await client.indices.delete({ index });
-  const { components, indexTemplates } = templateNames(prefix);
-  for (const name of indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
-  for (const name of components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
 }
 
 /** The status and error type of a rejected Elasticsearch call. */

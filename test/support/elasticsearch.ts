@@ -214,3 +214,13 @@ export function sharedElasticsearch(): Promise<{ url: string }> {
 export function uniquePrefix(label: string): string {
   return `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}-${label}`.toLowerCase().replace(/[^a-z0-9_-]/g, '');
 }
+
+/** Deletes a test prefix's indices and templates, by name (servers may refuse wildcard deletes). */
+export async function dropPrefix(client: import('@elastic/elasticsearch').Client, prefix: string): Promise<void> {
+  const { buildTemplates } = await import('../../src/elastic/templates.js');
+  const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
+  for (const { index } of rows) if (index) await client.indices.delete({ index });
+  const templates = buildTemplates(prefix);
+  for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
+  for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
+}
