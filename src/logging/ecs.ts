@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ECS_VERSION } from '../events/security-event.js';
-import { REDACTED, SECRET_KEY, redact } from './redact.js';
+import { REDACTED, isSecretKey, redact } from './redact.js';
 
 /**
  * Bunyan records to ECS documents. Bunyan's own fields are renamed (`time` → `@timestamp`, `msg` → `message`,
@@ -19,28 +19,26 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
 const BUNYAN_FIELDS = new Set(['name', 'hostname', 'pid', 'level', 'msg', 'time', 'v', 'src']);
 
 export function toEcsDocument(record: Record<string, unknown>): EcsDocument {
-  // One pass: bunyan's own fields are left out and everything else is redacted as it is copied.
-  const doc: Record<string, unknown> = {};
+  // One pass: bunyan's own fields are left out and everything else is redacted as it is copied. The document is
+  // filled in place (no object spread of the whole record): this runs for every request.
+  const doc: Record<string, unknown> = { '@timestamp': undefined, message: undefined };
   for (const key in record) {
     if (BUNYAN_FIELDS.has(key)) continue;
     const item = record[key];
-    doc[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, 1);
+    doc[key] = item !== undefined && item !== null && item !== '' && isSecretKey(key) ? REDACTED : redact(item, 1);
   }
-  const time = record.time instanceof Date ? record.time.toISOString() : new Date().toISOString();
-  const log = (doc.log as Record<string, unknown> | undefined) ?? {};
-  const event = (doc.event as Record<string, unknown> | undefined) ?? {};
-  const service = (doc.service as Record<string, unknown> | undefined) ?? {};
-  return {
-    ...doc,
-    '@timestamp': typeof doc['@timestamp'] === 'string' ? doc['@timestamp'] : time,
-    message: typeof doc.message === 'string' ? doc.message : String(record.msg ?? ''),
-    ecs: { version: ECS_VERSION },
-    log: { ...log, level: log.level ?? LEVEL_NAMES[record.level as number] ?? 'info', logger: record.name },
-    service: { ...service, name: service.name ?? record.name },
-    host: { hostname: record.hostname },
-    process: { pid: record.pid },
-    event: { ...event, id: typeof event.id === 'string' ? event.id : randomUUID() },
-  } as EcsDocument;
+  if (typeof doc['@timestamp'] !== 'string') doc['@timestamp'] = record.time instanceof Date ? record.time.toISOString() : new Date().toISOString();
+  if (typeof doc.message !== 'string') doc.message = String(record.msg ?? '');
+  doc.ecs = { version: ECS_VERSION };
+  const log = doc.log as Record<string, unknown> | undefined;
+  doc.log = { ...log, level: log?.level ?? LEVEL_NAMES[record.level as number] ?? 'info', logger: record.name };
+  const service = doc.service as Record<string, unknown> | undefined;
+  if (service?.name === undefined) doc.service = { ...service, name: record.name };
+  doc.host = { hostname: record.hostname };
+  doc.process = { pid: record.pid };
+  const event = doc.event as Record<string, unknown> | undefined;
+  if (typeof event?.id !== 'string') doc.event = { ...event, id: randomUUID() };
+  return doc as EcsDocument;
 }
 
 export interface DocumentSink {

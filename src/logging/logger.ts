@@ -54,8 +54,11 @@ function ecsFanout(options: LoggerOptions, stdoutLevel: number): { write(record:
   const sinks = options.sinks ?? [];
   return {
     write(record) {
+      const toStdout = stdout && (record.level as number) >= stdoutLevel;
+      // Nobody to read it: skip the conversion (access records below LOG_LEVEL with no sink, in tests and benches).
+      if (!toStdout && sinks.length === 0) return;
       const doc = toEcsDocument(record);
-      if (stdout && (record.level as number) >= stdoutLevel) stdout.write(`${JSON.stringify(doc)}\n`);
+      if (toStdout) stdout.write(`${JSON.stringify(doc)}\n`);
       for (const sink of sinks) sink.write(doc);
     },
   };

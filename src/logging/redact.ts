@@ -8,6 +8,20 @@ export const REDACTED = '[REDACTED]';
 
 // snake_case, kebab-case and camelCase alike: accessToken, access_token, access-token.
 export const SECRET_KEY = /^(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|password|passwd|pass|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|id[-_]?token|api[-_]?key|x-api-key|csrf[-_]?token|session[-_]?token|jwt)$/i;
+const secretKeys = new Map<string, boolean>();
+/**
+ * Whether a field name says secret. Logs repeat the same few dozen names, so the answer is remembered (bounded:
+ * names are chosen by code, not clients, but the cache never grows past a few thousand anyway).
+ */
+export function isSecretKey(key: string): boolean {
+  let known = secretKeys.get(key);
+  if (known === undefined) {
+    known = SECRET_KEY.test(key);
+    if (secretKeys.size < 4096) secretKeys.set(key, known);
+  }
+  return known;
+}
+const MARKER = /bearer|basic/i;
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 const MAX_DEPTH = 12;
@@ -24,13 +38,13 @@ export function redact(value: unknown, depth = 0): unknown {
   for (const key in source) {
     if (!Object.hasOwn(source, key)) continue;
     const item = source[key];
-    out[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, depth + 1);
+    out[key] = item !== undefined && item !== null && item !== '' && isSecretKey(key) ? REDACTED : redact(item, depth + 1);
   }
   return out;
 }
 
 export function redactString(text: string): string {
-  // Fast path: almost every string has neither marker.
-  if (!text.includes('eyJ') && !/bearer|basic/i.test(text)) return text;
+  // Fast path: almost every string is too short to hold a credential, or has neither marker.
+  if (text.length < 14 || (!text.includes('eyJ') && !MARKER.test(text))) return text;
   return text.replace(JWT, '[REDACTED:jwt]').replace(CREDENTIAL, (_m, scheme: string) => `${scheme} ${REDACTED}`);
 }

@@ -7,8 +7,6 @@
  * ago, whole inside the 15-minute windows `--since 1h` evaluates (the newest ends 1 to 6 minutes ago).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import type { AlertDocument } from '../../src/anomaly/alerts.js';
@@ -18,47 +16,13 @@ import type { Rule } from '../../src/anomaly/rules/types.js';
 import { createAnomalyRunner } from '../../src/anomaly/runner.js';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
+import { runCli, type CliResult } from '../support/cli.js';
 import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, spread, success } from '../support/events.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 /** Generous: tsx compiles the CLI on start, which is slow on a loaded machine. */
 const SPAWN_TIMEOUT_MS = 60_000;
 const MINUTE = 60_000;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with only what it needs from the environment (nothing from the test runner leaks in). */
-function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '' };
-  if (process.env.HOME) base.HOME = process.env.HOME;
-  if (process.env.TMPDIR) base.TMPDIR = process.env.TMPDIR;
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`koa-sentinel ${args.join(' ')} did not finish in ${SPAWN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, SPAWN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function json<T>(result: CliResult): T {
   try {
@@ -96,7 +60,7 @@ describe('koa-sentinel anomalies', () => {
   const envFor = (prefix: string): Record<string, string> => ({ ELASTICSEARCH_URL: url, ES_INDEX_PREFIX: prefix });
 
   it('run --since 1h --json exits 1 and prints the alerts when an attack is indexed', async () => {
-    const result = await cli(['anomalies', 'run', '--since', '1h', '--json'], envFor(attacked));
+    const result = await runCli(['anomalies', 'run', '--since', '1h', '--json'], { env: envFor(attacked), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 1, result.stderr);
     const out = json<RunOutput>(result);
     assert.ok(out.windows >= 11 && out.windows <= 12, `${out.windows} windows`);
@@ -114,7 +78,7 @@ describe('koa-sentinel anomalies', () => {
   });
 
   it('run again (text output) still exits 1: the alert is already known, not new', async () => {
-    const result = await cli(['anomalies', 'run', '--since', '1h'], envFor(attacked));
+    const result = await runCli(['anomalies', 'run', '--since', '1h'], { env: envFor(attacked), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stdout, /^Checked \d+ window\(s\) from \S+ to \S+ in \d+ ms: 0 new, 1 already known, \d+ suppressed\.\n/);
     assert.match(result.stdout, /\n {5}\[HIGH\] Brute force against one account \(T1110\.001\): .*"cli-victim"/);
@@ -123,7 +87,7 @@ describe('koa-sentinel anomalies', () => {
   });
 
   it('run --since 1h --json exits 0 on a clean prefix', async () => {
-    const result = await cli(['anomalies', 'run', '--since', '1h', '--json'], envFor(clean));
+    const result = await runCli(['anomalies', 'run', '--since', '1h', '--json'], { env: envFor(clean), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 0, result.stderr);
     const out = json<RunOutput>(result);
     assert.deepEqual(out.alerts, []);
@@ -133,7 +97,7 @@ describe('koa-sentinel anomalies', () => {
 
   it('run exits 2 with a clear message when Elasticsearch is unreachable', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const result = await cli(['anomalies', 'run', '--since', '1h', '--json'], { ELASTICSEARCH_URL: dead, ES_INDEX_PREFIX: clean });
+    const result = await runCli(['anomalies', 'run', '--since', '1h', '--json'], { env: { ELASTICSEARCH_URL: dead, ES_INDEX_PREFIX: clean }, timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, new RegExp(`^koa-sentinel anomalies run: Cannot reach Elasticsearch at ${dead.replaceAll('.', '\\.')}.*ELASTICSEARCH_URL`, 's'));
@@ -141,17 +105,17 @@ describe('koa-sentinel anomalies', () => {
   });
 
   it('run exits 2 on a bad --since', async () => {
-    const result = await cli(['anomalies', 'run', '--since', 'yesterday'], envFor(clean));
+    const result = await runCli(['anomalies', 'run', '--since', 'yesterday'], { env: envFor(clean), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--since must be a duration/);
   });
 
   it('list --json lists the alerts, newest first', async () => {
-    const result = await cli(['anomalies', 'list', '--json'], envFor(attacked));
+    const result = await runCli(['anomalies', 'list', '--json'], { env: envFor(attacked), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 0, result.stderr);
     const alerts = json<AlertDocument[]>(result);
     assert.deepEqual(alerts.map((a) => [a.event.kind, a.rule.id, a.sentinel.alert.entity]), [['alert', 'brute_force_account', 'cli-victim']]);
-    const empty = await cli(['anomalies', 'list', '--json'], envFor(clean));
+    const empty = await runCli(['anomalies', 'list', '--json'], { env: envFor(clean), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(empty.code, 0, empty.stderr);
     assert.deepEqual(json<unknown[]>(empty), []);
   });
@@ -171,7 +135,7 @@ describe('koa-sentinel anomalies', () => {
       .run({ since: new Date(at(11, 50)) });
     assert.equal(alerts.created.length, 1);
 
-    const result = await cli(['anomalies', 'review', '--day', day, '--json'], envFor(reviewed));
+    const result = await runCli(['anomalies', 'review', '--day', day, '--json'], { env: envFor(reviewed), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 0, result.stderr);
     const review = json<DailyReview>(result);
     assert.deepEqual(review, {
@@ -193,7 +157,7 @@ describe('koa-sentinel anomalies', () => {
     assert.deepEqual(list.map((a) => a.event.kind), ['alert']);
 
     // Run again: replaced, not duplicated.
-    const again = await cli(['anomalies', 'review', '--day', day, '--json'], envFor(reviewed));
+    const again = await runCli(['anomalies', 'review', '--day', day, '--json'], { env: envFor(reviewed), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(again.code, 0, again.stderr);
     await es.indices.refresh({ index: `${reviewed}-alerts-*` });
     const { count } = await es.count({ index: `${reviewed}-alerts-*`, query: { term: { 'event.kind': 'metric' } } });
@@ -202,7 +166,7 @@ describe('koa-sentinel anomalies', () => {
 
   it('review without --day summarises today (UTC)', async () => {
     const dayBefore = new Date().toISOString().slice(0, 10);
-    const result = await cli(['anomalies', 'review', '--json'], envFor(attacked));
+    const result = await runCli(['anomalies', 'review', '--json'], { env: envFor(attacked), timeoutMs: SPAWN_TIMEOUT_MS });
     const afterDay = new Date().toISOString().slice(0, 10);
     assert.equal(result.code, 0, result.stderr);
     const review = json<DailyReview>(result);
@@ -218,7 +182,7 @@ describe('koa-sentinel anomalies', () => {
   });
 
   it('review prints a readable report without --json', async () => {
-    const result = await cli(['anomalies', 'review', '--day', '2026-11-20'], envFor(reviewed));
+    const result = await runCli(['anomalies', 'review', '--day', '2026-11-20'], { env: envFor(reviewed), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^Security review for 2026-11-20 \(UTC\)\n/);
     assert.match(result.stdout, /Logins: 18 \(6 succeeded, 12 failed, 67% failure\)/);

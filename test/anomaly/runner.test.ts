@@ -21,6 +21,7 @@ import { setupElasticsearch } from '../../src/elastic/setup.js';
 import type { SecurityEvent } from '../../src/events/security-event.js';
 import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, spread, success } from '../support/events.js';
+import { mulberry32 } from '../support/random.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -78,18 +79,6 @@ async function checkpoint(prefix: string): Promise<string | undefined> {
 
 const describeAlert = (a: AlertDocument): string => `${a.rule.id} ${a.sentinel.alert.entity_type}:${a.sentinel.alert.entity} window_end=${a.sentinel.alert.window_end} count=${a.sentinel.alert.count}`;
 
-/** Deterministic pseudo-random numbers (mulberry32), so the mixed day is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/142.0 Safari/537.36',
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Version/18.1 Safari/605.1.15',
@@ -112,7 +101,8 @@ interface Device { ip: string; agent: string }
  * refusals; and five people signing up today, with no history at all.
  */
 function normalTraffic(): SecurityEvent[] {
-  const rand = random(20261120);
+  // Deterministic pseudo-random numbers, so the mixed day is the same on every run.
+  const rand = mulberry32(20261120);
   const pick = (weights: number[]): number => {
     let r = rand() * weights.reduce((a, b) => a + b, 0);
     for (const [i, w] of weights.entries()) if ((r -= w) < 0) return i;

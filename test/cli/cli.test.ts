@@ -1,68 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/env.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { parsePasswordHash, verifyPassword } from '../../src/session/passwords.js';
 import type { UserRecord } from '../../src/session/users.js';
+import { runCli, SPAWN_TIMEOUT_MS, startCli } from '../support/cli.js';
 
-/** The project root: the CLI runs from there, as `npm start` does. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
-/** Generous: tsx compiles the CLI on start, which is slow on a loaded machine. */
-const SPAWN_TIMEOUT_MS = 30_000;
 const CAROL_PASSWORD = 'carol correct horse 7';
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Only what the CLI needs from the environment: nothing from the test runner leaks in (NODE_ENV, NODE_TEST_CONTEXT). */
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '' };
-  if (process.env.HOME) env.HOME = process.env.HOME;
-  if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
-  return { ...env, ...extra };
-}
-
-function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-/** Runs the CLI to completion, writing `input` to its stdin. */
-function run(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-  const child = start(args, options.env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin!.on('error', () => {}); // the CLI may exit before reading stdin
-  child.stdin!.end(options.input ?? '');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`koa-sentinel ${args.join(' ')} did not finish in ${SPAWN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, SPAWN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -96,7 +45,7 @@ describe('koa-sentinel CLI', () => {
 
   describe('users add', () => {
     it('writes a 0600 users file with a scrypt PHC hash, never the password', async () => {
-      const result = await run(['users', 'add', 'carol', '--role', 'admin', '--role', 'user', '--file', usersFile], { input: `${CAROL_PASSWORD}\n` });
+      const result = await runCli(['users', 'add', 'carol', '--role', 'admin', '--role', 'user', '--file', usersFile], { input: `${CAROL_PASSWORD}\n` });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /Saved user "carol" \(id u_[0-9a-f-]+, roles admin, user\)/);
       assert.equal(statSync(usersFile).mode & 0o777, 0o600);
@@ -119,7 +68,7 @@ describe('koa-sentinel CLI', () => {
     it('replaces the user when run again, keeping its id', async () => {
       const before = readUsers(usersFile)[0]!;
       const other = 'a completely new passphrase';
-      const result = await run(['users', 'add', 'carol', '--role', 'user', '--file', usersFile], { input: `${other}\n` });
+      const result = await runCli(['users', 'add', 'carol', '--role', 'user', '--file', usersFile], { input: `${other}\n` });
       assert.equal(result.code, 0, result.stderr);
       const users = readUsers(usersFile);
       assert.equal(users.length, 1, 'still one carol');
@@ -131,13 +80,13 @@ describe('koa-sentinel CLI', () => {
       assert.equal(statSync(usersFile).mode & 0o777, 0o600);
 
       // Back to the first password and both roles, for the serve test below.
-      const again = await run(['users', 'add', 'carol', '--role', 'admin', '--role', 'user', '--file', usersFile], { input: `${CAROL_PASSWORD}\n` });
+      const again = await runCli(['users', 'add', 'carol', '--role', 'admin', '--role', 'user', '--file', usersFile], { input: `${CAROL_PASSWORD}\n` });
       assert.equal(again.code, 0, again.stderr);
     });
 
     it('refuses a bad role with exit code 2 and a clear message, leaving the file alone', async () => {
       const before = readFileSync(usersFile, 'utf8');
-      const result = await run(['users', 'add', 'dave', '--role', 'Admin', '--file', usersFile], { input: 'dave passphrase 12\n' });
+      const result = await runCli(['users', 'add', 'dave', '--role', 'Admin', '--file', usersFile], { input: 'dave passphrase 12\n' });
       assert.equal(result.code, 2);
       assert.match(result.stderr, /^koa-sentinel: The role "Admin" must be lowercase letters, digits, - or _\./);
       assert.equal(readFileSync(usersFile, 'utf8'), before);
@@ -145,7 +94,7 @@ describe('koa-sentinel CLI', () => {
 
     it('refuses a short password with exit code 2 and a clear message', async () => {
       const before = readFileSync(usersFile, 'utf8');
-      const result = await run(['users', 'add', 'dave', '--file', usersFile], { input: 'short\n' });
+      const result = await runCli(['users', 'add', 'dave', '--file', usersFile], { input: 'short\n' });
       assert.equal(result.code, 2);
       assert.match(result.stderr, /The password must be at least 8 characters\./);
       assert.ok(!result.stderr.includes('short\n') && !result.stdout.includes('short'));
@@ -153,10 +102,10 @@ describe('koa-sentinel CLI', () => {
     });
 
     it('refuses a missing file option, and a malformed command, with exit code 2', async () => {
-      const noFile = await run(['users', 'add', 'dave'], { input: 'dave passphrase 12\n' });
+      const noFile = await runCli(['users', 'add', 'dave'], { input: 'dave passphrase 12\n' });
       assert.equal(noFile.code, 2);
       assert.match(noFile.stderr, /Give --file or set AUTH_USERS_FILE/);
-      const noName = await run(['users', 'add']);
+      const noName = await runCli(['users', 'add']);
       assert.equal(noName.code, 2);
       assert.match(noName.stderr, /^Usage: koa-sentinel users add/);
     });
@@ -164,7 +113,7 @@ describe('koa-sentinel CLI', () => {
 
   describe('keys generate', () => {
     it('prints a key ring that createKeyRing and JWT_KEYS_FILE accept', async () => {
-      const result = await run(['keys', 'generate', '--alg', 'EdDSA', '--kid', 'ed-test']);
+      const result = await runCli(['keys', 'generate', '--alg', 'EdDSA', '--kid', 'ed-test']);
       assert.equal(result.code, 0, result.stderr);
       const printed = JSON.parse(result.stdout) as { active: string; keys: Array<{ kid: string; alg: string; privateKey?: string }> };
       assert.equal(printed.active, 'ed-test');
@@ -185,10 +134,10 @@ describe('koa-sentinel CLI', () => {
     });
 
     it('names the key after the algorithm and the date by default, and refuses an unknown algorithm', async () => {
-      const result = await run(['keys', 'generate']);
+      const result = await runCli(['keys', 'generate']);
       assert.equal(result.code, 0, result.stderr);
       assert.match((JSON.parse(result.stdout) as { active: string }).active, /^eddsa-\d{4}-\d{2}-\d{2}$/);
-      const none = await run(['keys', 'generate', '--alg', 'none']);
+      const none = await runCli(['keys', 'generate', '--alg', 'none']);
       assert.equal(none.code, 2);
       assert.match(none.stderr, /Unsupported --alg none/);
     });
@@ -196,23 +145,23 @@ describe('koa-sentinel CLI', () => {
 
   describe('commands', () => {
     it('exits 2 on an unknown command, with the usage', async () => {
-      const result = await run(['frobnicate']);
+      const result = await runCli(['frobnicate']);
       assert.equal(result.code, 2);
       assert.match(result.stderr, /^Unknown command "frobnicate"\./);
       assert.match(result.stderr, /Usage: koa-sentinel <command>/);
     });
 
     it('exits 2 on an unknown option', async () => {
-      const result = await run(['keys', 'generate', '--frobnicate']);
+      const result = await runCli(['keys', 'generate', '--frobnicate']);
       assert.equal(result.code, 2);
       assert.match(result.stderr, /^koa-sentinel: .*frobnicate/);
     });
 
     it('shows the usage for help (exit 0) and for no command at all (exit 2)', async () => {
-      const help = await run(['help']);
+      const help = await runCli(['help']);
       assert.equal(help.code, 0);
       assert.match(help.stdout, /^Usage: koa-sentinel <command>/);
-      const nothing = await run([]);
+      const nothing = await runCli([]);
       assert.equal(nothing.code, 2);
       assert.match(nothing.stdout, /^Usage: koa-sentinel <command>/);
     });
@@ -220,7 +169,7 @@ describe('koa-sentinel CLI', () => {
 
   describe('serve', () => {
     it('refuses a placeholder JWT_SECRET in production with exit code 2, naming the variable but not the secret', async () => {
-      const result = await run(['serve'], { env: { NODE_ENV: 'production', JWT_SECRET: 'changeme', AUTH_USERS_FILE: usersFile, PORT: '0' } });
+      const result = await runCli(['serve'], { env: { NODE_ENV: 'production', JWT_SECRET: 'changeme', AUTH_USERS_FILE: usersFile, PORT: '0' } });
       assert.equal(result.code, 2, `${result.stdout}\n${result.stderr}`);
       assert.match(result.stderr, /^koa-sentinel: .*JWT_SECRET/s);
       assert.ok(!result.stderr.includes('changeme') && !result.stdout.includes('changeme'), result.stderr);
@@ -228,7 +177,7 @@ describe('koa-sentinel CLI', () => {
     });
 
     it('reports every configuration problem at once, with exit code 2', async () => {
-      const result = await run(['serve'], { env: { NODE_ENV: 'production', PORT: 'eighty', LOG_LEVEL: 'loud' } });
+      const result = await runCli(['serve'], { env: { NODE_ENV: 'production', PORT: 'eighty', LOG_LEVEL: 'loud' } });
       assert.equal(result.code, 2);
       for (const name of ['PORT', 'LOG_LEVEL', 'JWT_SECRET', 'AUTH_USERS_FILE']) assert.match(result.stderr, new RegExp(`- ${name}`), result.stderr);
     });
@@ -236,14 +185,14 @@ describe('koa-sentinel CLI', () => {
     it('serves the users file, logs in over HTTP, and stops cleanly on SIGTERM', async () => {
       const port = await freePort();
       const secret = randomBytes(48).toString('base64');
-      const child = start(['serve'], {
+      const child = startCli(['serve'], {
         NODE_ENV: 'production', JWT_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', AUTH_USERS_FILE: usersFile,
         SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'info',
       });
-      child.stdin!.end();
+      child.stdin.end();
       let stdout = '';
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
         stderr += chunk;
       });
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -252,7 +201,7 @@ describe('koa-sentinel CLI', () => {
       });
       const listening = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no "listening on" line within ${SPAWN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`)), SPAWN_TIMEOUT_MS);
-        child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
           stdout += chunk;
           if (/listening on http:\/\/127\.0\.0\.1:\d+/.test(stdout)) {
             clearTimeout(timer);

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { errors, type Client } from '@elastic/elasticsearch';
 import { createElasticClient, serverVersion } from '../../src/elastic/client.js';
@@ -14,44 +12,8 @@ import { createShipper, type ShipperStats } from '../../src/elastic/shipper.js';
 import { BASE_PROPERTIES, buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
 import { ElasticsearchError } from '../../src/errors.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
+import { runCli } from '../support/cli.js';
 import { dropPrefix, freePort, sharedElasticsearch, startElasticsearch, type ElasticsearchProcess, uniquePrefix } from '../support/elasticsearch.js';
-
-/** The project root: the CLI runs from there, as `npm start` does. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Generous: tsx compiles the CLI on start, which is slow on a loaded machine. */
-const SPAWN_TIMEOUT_MS = 30_000;
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs `koa-sentinel <args>` with only PATH/HOME and `env`: nothing from the test runner leaks in. */
-function cli(args: string[], env: Record<string, string>): Promise<RunResult> {
-  const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...(process.env.HOME ? { HOME: process.env.HOME } : {}), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`koa-sentinel ${args.join(' ')} did not finish in ${SPAWN_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, SPAWN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
 
 /** The names setup installs for `prefix`, in the order it reports them. */
 function templateNames(prefix: string): { components: string[]; indexTemplates: string[] } {
@@ -307,7 +269,7 @@ describe('koa-sentinel setup (CLI) against the shared Elasticsearch', () => {
   it('installs the templates, prints the version and exits 0, twice', async () => {
     const version = await serverVersion(es);
     for (const run of [1, 2]) {
-      const result = await cli(['setup'], { ELASTICSEARCH_URL: url, ES_INDEX_PREFIX: prefix });
+      const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: url, ES_INDEX_PREFIX: prefix } });
       assert.equal(result.code, 0, `run ${run}: ${result.stderr}`);
       assert.equal(result.stdout, successMessage(version, url, prefix), `run ${run}`);
       assert.equal(result.stderr, '', `run ${run}`);
@@ -318,7 +280,7 @@ describe('koa-sentinel setup (CLI) against the shared Elasticsearch', () => {
 
   it('exits 1 quickly with es_unreachable when nothing listens at ELASTICSEARCH_URL', async () => {
     const port = await freePort();
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: `http://127.0.0.1:${port}`, ES_INDEX_PREFIX: prefix });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: `http://127.0.0.1:${port}`, ES_INDEX_PREFIX: prefix } });
     assert.equal(result.code, 1, result.stderr);
     assert.ok(result.ms < 15_000, `took ${result.ms} ms`);
     assert.match(result.stderr, /Cannot reach Elasticsearch/);
@@ -330,7 +292,7 @@ describe('koa-sentinel setup (CLI) against the shared Elasticsearch', () => {
 
   it('never prints credentials embedded in ELASTICSEARCH_URL', async () => {
     const port = await freePort();
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: `http://user:url-secret-pw@127.0.0.1:${port}`, ES_INDEX_PREFIX: prefix });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: `http://user:url-secret-pw@127.0.0.1:${port}`, ES_INDEX_PREFIX: prefix } });
     assert.equal(result.code, 1);
     assert.ok(!`${result.stdout}${result.stderr}`.includes('url-secret-pw'), result.stderr);
   });
@@ -423,13 +385,13 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
   it('the node really requires authentication', async () => {
     const anonymous = await fetch(`${node.url}/_cluster/health`);
     assert.equal(anonymous.status, 401);
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix } });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /\[es_auth\]/);
   });
 
   it('setup with ELASTICSEARCH_USERNAME/PASSWORD exits 0 and installs the templates', async () => {
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix, ELASTICSEARCH_USERNAME: node.username!, ELASTICSEARCH_PASSWORD: node.password! });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix, ELASTICSEARCH_USERNAME: node.username!, ELASTICSEARCH_PASSWORD: node.password! } });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, successMessage(await serverVersion(admin), node.url, prefix));
     assert.ok(!result.stdout.includes(node.password!));
@@ -439,7 +401,7 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
 
   it('a wrong password exits 1 with a 401 message about the credentials, never printing the password', async () => {
     const wrong = 'Wrong-Pa55word-that-must-not-leak';
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: uniquePrefix('wrongpw'), ELASTICSEARCH_USERNAME: node.username!, ELASTICSEARCH_PASSWORD: wrong });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: uniquePrefix('wrongpw'), ELASTICSEARCH_USERNAME: node.username!, ELASTICSEARCH_PASSWORD: wrong } });
     assert.equal(result.code, 1, result.stdout);
     assert.match(result.stderr, /401/);
     assert.match(result.stderr, /credentials/);
@@ -451,7 +413,7 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
   });
 
   it('refuses an API key together with a username and password (exit 2)', async () => {
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: node.url, ELASTICSEARCH_API_KEY: 'a2V5OnZhbHVl', ELASTICSEARCH_USERNAME: 'u', ELASTICSEARCH_PASSWORD: 'p' });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: node.url, ELASTICSEARCH_API_KEY: 'a2V5OnZhbHVl', ELASTICSEARCH_USERNAME: 'u', ELASTICSEARCH_PASSWORD: 'p' } });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /not both/);
   });
@@ -470,7 +432,7 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
   // (the proxy test below), and by the secured node refusing a wrong key; real authentication is username/password.
   it('a wrong API key: setup exits 1 with es_auth, the shipper delivers nothing and reports the 401, neither prints the key', async () => {
     const bogus = Buffer.from('not-an-id:not-a-key').toString('base64');
-    const result = await cli(['setup'], { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix, ELASTICSEARCH_API_KEY: bogus });
+    const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: node.url, ES_INDEX_PREFIX: prefix, ELASTICSEARCH_API_KEY: bogus } });
     assert.equal(result.code, 1, result.stdout);
     assert.match(result.stderr, /401/);
     assert.match(result.stderr, /\[es_auth\]/);
@@ -496,11 +458,11 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
     const proxy = await startApiKeyProxy(node.url, key, basic);
     try {
       const keyPrefix = uniquePrefix('proxykey');
-      const result = await cli(['setup'], { ELASTICSEARCH_URL: proxy.url, ES_INDEX_PREFIX: keyPrefix, ELASTICSEARCH_API_KEY: key });
+      const result = await runCli(['setup'], { env: { ELASTICSEARCH_URL: proxy.url, ES_INDEX_PREFIX: keyPrefix, ELASTICSEARCH_API_KEY: key } });
       assert.equal(result.code, 0, result.stderr);
       assert.ok(!`${result.stdout}${result.stderr}`.includes(key));
       assert.equal(Object.keys(await installed(admin, keyPrefix)).length, 6);
-      const wrong = await cli(['setup'], { ELASTICSEARCH_URL: proxy.url, ES_INDEX_PREFIX: keyPrefix, ELASTICSEARCH_API_KEY: Buffer.from('x:y').toString('base64') });
+      const wrong = await runCli(['setup'], { env: { ELASTICSEARCH_URL: proxy.url, ES_INDEX_PREFIX: keyPrefix, ELASTICSEARCH_API_KEY: Buffer.from('x:y').toString('base64') } });
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /\[es_auth\]/);
 

@@ -4,33 +4,11 @@ import { Redis } from 'ioredis';
 import { ConfigurationError } from '../../src/errors.js';
 import { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions } from '../../src/session/redis-store.js';
 import { createSessionCache } from '../../src/session/session-cache.js';
-import type { RotateResult, SessionFamily } from '../../src/session/store.js';
+import type { RotateResult } from '../../src/session/store.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
-
-const T0 = 1_700_000_000_000;
-const MINUTE = 60_000;
-const GRACE = 5_000;
-const IDLE = 10 * MINUTE;
-const ABSOLUTE = 60 * MINUTE;
-
-function family(overrides: Partial<SessionFamily> = {}): SessionFamily {
-  return {
-    id: 'fam-1',
-    userId: 'u_alice',
-    userName: 'alice',
-    roles: ['user'],
-    createdAt: T0,
-    lastRotatedAt: T0,
-    currentJti: 'jti-0',
-    previousJti: null,
-    revoked: false,
-    absoluteExpiresAt: T0 + ABSOLUTE,
-    ...overrides,
-  };
-}
+import { ABSOLUTE, GRACE, T0, at, describeStoreContract, family } from '../support/store-contract.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const at = (t: number) => ({ now: t, graceMs: GRACE, idleTtlMs: IDLE });
 
 /** Polls `check` until it holds; returns how long that took, or fails after `withinMs`. */
 async function within(withinMs: number, what: string, check: () => boolean | Promise<boolean>): Promise<number> {
@@ -73,123 +51,15 @@ afterEach(async () => {
   opened = [];
 });
 
-describe('createRedisStore: the SessionStore contract (as test/session/store.test.ts)', () => {
-  let store: RedisStore;
-  beforeEach(async () => {
-    store = await openReady();
-  });
-
-  describe('rotateFamily', () => {
-    it('rotates the current jti and remembers the previous one', async () => {
-      await store.createFamily(family());
-      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + 1_000));
-      assert.equal(result.status, 'rotated');
-      assert.ok(result.status === 'rotated');
-      assert.equal(result.family.currentJti, 'jti-1');
-      assert.equal(result.family.previousJti, 'jti-0');
-      assert.equal(result.family.lastRotatedAt, T0 + 1_000);
-      assert.equal(result.family.revoked, false);
-      assert.deepEqual(result.family, { ...family(), currentJti: 'jti-1', previousJti: 'jti-0', lastRotatedAt: T0 + 1_000 });
-      const next = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 2_000));
-      assert.equal(next.status, 'rotated');
-    });
-
-    it('keeps its own copy of the family: mutating the input or a result changes nothing', async () => {
-      const input = family();
-      await store.createFamily(input);
-      input.currentJti = 'tampered';
-      input.revoked = true;
-      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
-      assert.equal(result.status, 'rotated');
-      assert.ok(result.status === 'rotated');
-      result.family.revoked = true;
-      result.family.currentJti = 'tampered';
-      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0))).status, 'rotated');
-    });
-
-    it('answers conflict for the replaced jti within the grace window, without revoking', async () => {
-      await store.createFamily(family());
-      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
-      const same = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0));
-      assert.equal(same.status, 'conflict');
-      const edge = await store.rotateFamily('fam-1', 'jti-0', 'jti-y', at(T0 + GRACE));
-      assert.equal(edge.status, 'conflict');
-      assert.ok(edge.status === 'conflict');
-      assert.equal(edge.family.currentJti, 'jti-1');
-      assert.equal(edge.family.revoked, false);
-      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
-      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE))).status, 'rotated');
-    });
-
-    it('answers reused for the replaced jti after the grace window and revokes the family (RFC 9700 4.14.2)', async () => {
-      await store.createFamily(family());
-      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
-      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
-      const reused = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + GRACE + 1));
-      assert.equal(reused.status, 'reused');
-      assert.ok(reused.status === 'reused');
-      assert.equal(reused.family.revoked, true);
-      assert.equal(reused.family.currentJti, 'jti-1');
-      assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE + 2))).status, 'revoked');
-      // At once on this instance, although its cache held the session a moment ago.
-      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), false);
-    });
-
-    it('answers reused (and revokes) for an older or unknown jti, whatever the time', async () => {
-      await store.createFamily(family());
-      await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
-      await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 1));
-      const old = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + 2));
-      assert.equal(old.status, 'reused');
-      await store.createFamily(family({ id: 'fam-2' }));
-      assert.equal((await store.rotateFamily('fam-2', 'never-issued', 'jti-x', at(T0))).status, 'reused');
-      assert.equal((await store.rotateFamily('fam-2', 'jti-0', 'jti-1', at(T0))).status, 'revoked');
-      // An empty jti never matches the "no previous jti" of a fresh family.
-      await store.createFamily(family({ id: 'fam-3' }));
-      assert.equal((await store.rotateFamily('fam-3', '', 'jti-1', at(T0))).status, 'reused');
-    });
-
-    it('answers expired (idle) once idleTtlMs has passed since the last rotation', async () => {
-      await store.createFamily(family());
-      assert.equal((await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + IDLE - 1))).status, 'rotated');
-      const expired = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + IDLE - 1 + IDLE));
-      assert.equal(expired.status, 'expired');
-      assert.ok(expired.status === 'expired');
-      assert.equal(expired.reason, 'idle');
-      assert.equal(expired.family.currentJti, 'jti-1');
-    });
-
-    it('answers expired (absolute) at absoluteExpiresAt even when refreshed within the idle time', async () => {
-      await store.createFamily(family());
-      let jti = 'jti-0';
-      let t = T0;
-      for (let i = 1; t + 9 * MINUTE < T0 + ABSOLUTE; i += 1) {
-        t += 9 * MINUTE;
-        const result = await store.rotateFamily('fam-1', jti, `jti-${i}`, at(t));
-        assert.equal(result.status, 'rotated', `rotation ${i}`);
-        jti = `jti-${i}`;
-      }
-      const expired = await store.rotateFamily('fam-1', jti, 'jti-late', at(T0 + ABSOLUTE));
-      assert.equal(expired.status, 'expired');
-      assert.ok(expired.status === 'expired');
-      assert.equal(expired.reason, 'absolute');
-    });
-
-    it('answers revoked for a revoked family, even with the current jti', async () => {
-      await store.createFamily(family());
-      const revoked = await store.revokeFamily('fam-1');
-      assert.equal(revoked?.revoked, true);
-      assert.deepEqual(revoked, { ...family(), revoked: true });
-      const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
-      assert.equal(result.status, 'revoked');
-      assert.equal(await store.revokeFamily('nope'), undefined);
-    });
-
-    it('answers missing for an unknown family', async () => {
-      assert.deepEqual(await store.rotateFamily('nope', 'jti-0', 'jti-1', at(T0)), { status: 'missing' });
-    });
-
+describeStoreContract('createRedisStore: the SessionStore contract (as test/session/store.test.ts)', async () => {
+  const store = await openReady();
+  // Windows of 10 s: expiry is judged by the caller's clock (T0 is in the past), Redis' TTL only collects.
+  // The file's afterEach closes the store too (close() may be called twice).
+  return { store, failureWindowMs: 10_000, cleanup: () => store.close() };
+}, {
+  rotateFamily: (fixture) => {
     it('keeps odd ids, names and roles intact', async () => {
+      const { store } = fixture();
       const odd = family({ id: 'fam:{x}*?', userId: 'u:ü', userName: 'zoë "x"', roles: ['a b', 'ü', ''] });
       await store.createFamily(odd);
       const result = await store.rotateFamily(odd.id, 'jti-0', 'jti-1', at(T0));
@@ -197,48 +67,10 @@ describe('createRedisStore: the SessionStore contract (as test/session/store.tes
       assert.deepEqual({ ...result.family, currentJti: 'jti-0', previousJti: null, lastRotatedAt: T0 }, odd);
       assert.equal(await store.isSessionActive(odd.id, 'u:ü', T0 / 1000), true);
     });
-  });
-
-  describe('revokeUser and isSessionActive', () => {
-    it('revokes every live family of the user and counts them; other users are untouched', async () => {
-      await store.createFamily(family({ id: 'a1' }));
-      await store.createFamily(family({ id: 'a2' }));
-      await store.createFamily(family({ id: 'a3' }));
-      await store.createFamily(family({ id: 'b1', userId: 'u_bob', userName: 'bob' }));
-      await store.revokeFamily('a3');
-      const iat = T0 / 1000;
-      // Warm the local cache, so the test also proves revokeUser drops it.
-      assert.equal(await store.isSessionActive('a1', 'u_alice', iat), true);
-      assert.equal(await store.revokeUser('u_alice', iat), 2);
-      for (const id of ['a1', 'a2', 'a3']) assert.equal(await store.isSessionActive(id, 'u_alice', iat), false, id);
-      assert.equal(await store.isSessionActive('b1', 'u_bob', iat), true);
-      assert.equal(await store.revokeUser('u_alice', iat), 0);
-      assert.equal(await store.revokeUser('u_nobody', iat), 0);
-    });
-
-    it('applies the not-before time: a token issued before it is refused, one issued in the same second or later is not', async () => {
-      const nbf = T0 / 1000 + 100;
-      await store.revokeUser('u_alice', nbf);
-      await store.createFamily(family({ id: 'new', createdAt: nbf * 1000 }));
-      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
-      assert.equal(await store.isSessionActive('new', 'u_alice', nbf), true);
-      assert.equal(await store.isSessionActive('new', 'u_alice', nbf + 1), true);
-      // Now answered from the local cache: the same answers.
-      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
-      await store.revokeUser('u_alice', nbf - 50);
-      assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
-    });
-
-    it('is false for an unknown session or a session of another user', async () => {
-      await store.createFamily(family());
-      assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
-      assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
-      assert.equal(await store.isSessionActive('nope', 'u_alice', T0 / 1000), false);
-      // Cached or not, the family's owner is checked.
-      assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
-    });
-
+  },
+  revokeUserAndIsSessionActive: (fixture) => {
     it('expires a family by itself at its absolute expiry (key TTL), and keeps the user set as long as its longest family', async () => {
+      const { store } = fixture();
       const now = Date.now();
       await store.createFamily(family({ id: 'short', createdAt: now, lastRotatedAt: now, absoluteExpiresAt: now + 300 }));
       await store.createFamily(family({ id: 'long', createdAt: now, lastRotatedAt: now, absoluteExpiresAt: now + 10 * ABSOLUTE }));
@@ -263,36 +95,10 @@ describe('createRedisStore: the SessionStore contract (as test/session/store.tes
         raw.disconnect();
       }
     });
-  });
-
-  describe('failure counters', () => {
-    // Windows of 10 s: expiry is judged by the caller's clock (T0 is in the past), Redis' TTL only collects.
-    const W = 10_000;
-    it('counts per key, and keeps each key for windowMs after its latest failure', async () => {
-      assert.deepEqual(await store.recordFailures(['a', 'b'], W, T0), [{ count: 1, lastAt: T0 }, { count: 1, lastAt: T0 }]);
-      assert.deepEqual(await store.recordFailures(['a'], W, T0 + 8_000), [{ count: 2, lastAt: T0 + 8_000 }]);
-      assert.deepEqual(await store.getFailures(['a', 'b', 'c'], T0 + W), [{ count: 2, lastAt: T0 + 8_000 }, { count: 1, lastAt: T0 }, undefined]);
-      assert.deepEqual(await store.getFailures(['a', 'b'], T0 + W + 1), [{ count: 2, lastAt: T0 + 8_000 }, undefined]);
-      assert.deepEqual(await store.getFailures(['a'], T0 + 8_000 + W), [{ count: 2, lastAt: T0 + 8_000 }]);
-      assert.deepEqual(await store.getFailures(['a'], T0 + 8_000 + W + 1), [undefined]);
-    });
-
-    it('starts again from one after a window has expired', async () => {
-      await store.recordFailures(['a'], W, T0);
-      await store.recordFailures(['a'], W, T0 + 10);
-      assert.deepEqual(await store.recordFailures(['a'], W, T0 + 2 * W), [{ count: 1, lastAt: T0 + 2 * W }]);
-    });
-
-    it('clears only the keys given', async () => {
-      await store.recordFailures(['a', 'b'], W, T0);
-      await store.clearFailures(['a', 'unknown']);
-      assert.deepEqual(await store.getFailures(['a', 'b'], T0), [undefined, { count: 1, lastAt: T0 }]);
-      assert.deepEqual(await store.recordFailures(['a'], W, T0), [{ count: 1, lastAt: T0 }]);
-      assert.deepEqual(await store.getFailures([], T0), []);
-      await store.clearFailures([]);
-    });
-
+  },
+  failureCounters: (fixture) => {
     it('lets Redis collect a counter windowMs after its latest failure', async () => {
+      const { store } = fixture();
       await store.recordFailures(['gc'], 200, Date.now());
       const raw = new Redis(redis.url);
       try {
@@ -304,7 +110,7 @@ describe('createRedisStore: the SessionStore contract (as test/session/store.tes
         raw.disconnect();
       }
     });
-  });
+  },
 });
 
 describe('createRedisStore: atomic across instances', () => {

@@ -19,6 +19,7 @@
  */
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { mulberry32 } from './random.js';
 
 export type FaultMode =
   | { kind: 'pass' }
@@ -82,18 +83,6 @@ interface BulkItem {
   text: string;
 }
 
-/** mulberry32: a tiny seeded generator, good enough to pick faults repeatably. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function errorBody(status: number): string {
   const type = status === 429 ? 'es_rejected_execution_exception' : 'unavailable_shards_exception';
   return JSON.stringify({ error: { type, reason: INJECTED_REASON }, status });
@@ -127,7 +116,8 @@ function parseBulk(body: string): BulkItem[] | undefined {
 export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const targetUrl = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const random = seeded(options.seed ?? 1);
+  // Seeded: good enough to pick faults repeatably.
+  const random = mulberry32(options.seed ?? 1);
   const sockets = new Set<Socket>();
   const stats: FaultProxyStats = { requests: 0, bulkRequests: 0, bulkItems: 0, forwarded: 0, statusFaults: 0, itemFaults: 0, drops: 0 };
   let mode: FaultMode = options.mode ?? { kind: 'pass' };

@@ -1,0 +1,280 @@
+/**
+ * The SessionStore contract, run against every store (test/session/store.test.ts for the memory store,
+ * test/session/redis-store.test.ts for Redis). Each file adds its store's own tests to the groups through `extra`.
+ *
+ * The contract cases pass every time explicitly (`at(t)`, `iat`, `nowMs`), starting from T0: they never read the
+ * store's own clock. What differs between stores is how long a failure-counter window must be so that nothing
+ * but the caller's time decides expiry: see `StoreFixture.failureWindowMs`.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { SessionFamily, SessionStore } from '../../src/session/store.js';
+
+export const T0 = 1_700_000_000_000;
+export const MINUTE = 60_000;
+export const GRACE = 5_000;
+export const IDLE = 10 * MINUTE;
+export const ABSOLUTE = 60 * MINUTE;
+
+export function family(overrides: Partial<SessionFamily> = {}): SessionFamily {
+  return {
+    id: 'fam-1',
+    userId: 'u_alice',
+    userName: 'alice',
+    roles: ['user'],
+    createdAt: T0,
+    lastRotatedAt: T0,
+    currentJti: 'jti-0',
+    previousJti: null,
+    revoked: false,
+    absoluteExpiresAt: T0 + ABSOLUTE,
+    ...overrides,
+  };
+}
+
+/** The rotation options at time `t`. */
+export const at = (t: number) => ({ now: t, graceMs: GRACE, idleTtlMs: IDLE });
+
+export interface StoreFixture<S extends SessionStore = SessionStore> {
+  store: S;
+  /**
+   * The failure-counter window the contract cases use. Later failures come 4/5 of a window after the first.
+   * A store whose own clock also expires counters (Redis key TTLs, real time) needs a window long enough that
+   * only the caller's time decides within a test.
+   */
+  failureWindowMs: number;
+  cleanup(): Promise<void>;
+}
+
+/** Store-specific tests, declared at the end of the contract group of the same name; `fixture()` is the current one. */
+export interface StoreContractExtras<S extends SessionStore> {
+  rotateFamily?: (fixture: () => StoreFixture<S>) => void;
+  revokeUserAndIsSessionActive?: (fixture: () => StoreFixture<S>) => void;
+  failureCounters?: (fixture: () => StoreFixture<S>) => void;
+}
+
+/** `describe(name)` with the SessionStore contract cases, a fresh store from `setup` for each test. */
+export function describeStoreContract<S extends SessionStore>(name: string, setup: () => Promise<StoreFixture<S>>, extra: StoreContractExtras<S> = {}): void {
+  describe(name, () => {
+    let current: StoreFixture<S> | undefined;
+    const fixture = (): StoreFixture<S> => {
+      if (!current) throw new Error('no store: fixture() is only for use inside a test');
+      return current;
+    };
+    beforeEach(async () => {
+      current = await setup();
+    });
+    afterEach(async () => {
+      await current?.cleanup();
+      current = undefined;
+    });
+
+    describe('rotateFamily', () => {
+      it('rotates the current jti and remembers the previous one', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + 1_000));
+        assert.equal(result.status, 'rotated');
+        assert.ok(result.status === 'rotated');
+        assert.equal(result.family.currentJti, 'jti-1');
+        assert.equal(result.family.previousJti, 'jti-0');
+        assert.equal(result.family.lastRotatedAt, T0 + 1_000);
+        assert.equal(result.family.revoked, false);
+        assert.deepEqual(result.family, { ...family(), currentJti: 'jti-1', previousJti: 'jti-0', lastRotatedAt: T0 + 1_000 });
+        // The new jti rotates in turn.
+        const next = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 2_000));
+        assert.equal(next.status, 'rotated');
+      });
+
+      it('keeps its own copy of the family: mutating the input or a result changes nothing', async () => {
+        const { store } = fixture();
+        const input = family();
+        await store.createFamily(input);
+        input.currentJti = 'tampered';
+        input.revoked = true;
+        const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+        assert.equal(result.status, 'rotated');
+        assert.ok(result.status === 'rotated');
+        result.family.revoked = true;
+        result.family.currentJti = 'tampered';
+        assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0))).status, 'rotated');
+      });
+
+      it('answers conflict for the replaced jti within the grace window, without revoking', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+        const same = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0));
+        assert.equal(same.status, 'conflict');
+        const edge = await store.rotateFamily('fam-1', 'jti-0', 'jti-y', at(T0 + GRACE));
+        assert.equal(edge.status, 'conflict');
+        assert.ok(edge.status === 'conflict');
+        // A conflict never rotates: the winner's jti is still the current one.
+        assert.equal(edge.family.currentJti, 'jti-1');
+        assert.equal(edge.family.revoked, false);
+        assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+        assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE))).status, 'rotated');
+      });
+
+      it('answers reused for the replaced jti after the grace window and revokes the family (RFC 9700 4.14.2)', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+        assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+        const reused = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + GRACE + 1));
+        assert.equal(reused.status, 'reused');
+        assert.ok(reused.status === 'reused');
+        assert.equal(reused.family.revoked, true);
+        assert.equal(reused.family.currentJti, 'jti-1');
+        // The legitimate holder of the latest token is out too.
+        assert.equal((await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + GRACE + 2))).status, 'revoked');
+        // At once, although a caching store held the session a moment ago.
+        assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), false);
+      });
+
+      it('answers reused (and revokes) for an older or unknown jti, whatever the time', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+        await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + 1));
+        // jti-0 is two rotations old: not the previous one, so no grace even at once.
+        const old = await store.rotateFamily('fam-1', 'jti-0', 'jti-x', at(T0 + 2));
+        assert.equal(old.status, 'reused');
+        await store.createFamily(family({ id: 'fam-2' }));
+        assert.equal((await store.rotateFamily('fam-2', 'never-issued', 'jti-x', at(T0))).status, 'reused');
+        assert.equal((await store.rotateFamily('fam-2', 'jti-0', 'jti-1', at(T0))).status, 'revoked');
+        // An empty jti never matches the "no previous jti" of a fresh family.
+        await store.createFamily(family({ id: 'fam-3' }));
+        assert.equal((await store.rotateFamily('fam-3', '', 'jti-1', at(T0))).status, 'reused');
+      });
+
+      it('answers expired (idle) once idleTtlMs has passed since the last rotation', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        assert.equal((await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0 + IDLE - 1))).status, 'rotated');
+        const expired = await store.rotateFamily('fam-1', 'jti-1', 'jti-2', at(T0 + IDLE - 1 + IDLE));
+        assert.equal(expired.status, 'expired');
+        assert.ok(expired.status === 'expired');
+        assert.equal(expired.reason, 'idle');
+        // Expiry does not rotate.
+        assert.equal(expired.family.currentJti, 'jti-1');
+      });
+
+      it('answers expired (absolute) at absoluteExpiresAt even when refreshed within the idle time', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        let jti = 'jti-0';
+        let t = T0;
+        // Refresh every 9 minutes: never idle, yet the absolute limit arrives.
+        for (let i = 1; t + 9 * MINUTE < T0 + ABSOLUTE; i += 1) {
+          t += 9 * MINUTE;
+          const result = await store.rotateFamily('fam-1', jti, `jti-${i}`, at(t));
+          assert.equal(result.status, 'rotated', `rotation ${i}`);
+          jti = `jti-${i}`;
+        }
+        const expired = await store.rotateFamily('fam-1', jti, 'jti-late', at(T0 + ABSOLUTE));
+        assert.equal(expired.status, 'expired');
+        assert.ok(expired.status === 'expired');
+        assert.equal(expired.reason, 'absolute');
+      });
+
+      it('answers revoked for a revoked family, even with the current jti', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        const revoked = await store.revokeFamily('fam-1');
+        assert.equal(revoked?.revoked, true);
+        assert.deepEqual(revoked, { ...family(), revoked: true });
+        const result = await store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0));
+        assert.equal(result.status, 'revoked');
+        assert.equal(await store.revokeFamily('nope'), undefined);
+      });
+
+      it('answers missing for an unknown family', async () => {
+        const { store } = fixture();
+        assert.deepEqual(await store.rotateFamily('nope', 'jti-0', 'jti-1', at(T0)), { status: 'missing' });
+      });
+
+      extra.rotateFamily?.(fixture);
+    });
+
+    describe('revokeUser and isSessionActive', () => {
+      it('revokes every live family of the user and counts them; other users are untouched', async () => {
+        const { store } = fixture();
+        await store.createFamily(family({ id: 'a1' }));
+        await store.createFamily(family({ id: 'a2' }));
+        await store.createFamily(family({ id: 'a3' }));
+        await store.createFamily(family({ id: 'b1', userId: 'u_bob', userName: 'bob' }));
+        await store.revokeFamily('a3');
+        const iat = T0 / 1000;
+        // Ask once first, so a caching store also proves revokeUser drops its cache.
+        assert.equal(await store.isSessionActive('a1', 'u_alice', iat), true);
+        assert.equal(await store.revokeUser('u_alice', iat), 2);
+        for (const id of ['a1', 'a2', 'a3']) assert.equal(await store.isSessionActive(id, 'u_alice', iat), false, id);
+        assert.equal(await store.isSessionActive('b1', 'u_bob', iat), true);
+        // Nothing live is left to revoke.
+        assert.equal(await store.revokeUser('u_alice', iat), 0);
+        assert.equal(await store.revokeUser('u_nobody', iat), 0);
+      });
+
+      it('applies the not-before time: a token issued before it is refused, one issued in the same second or later is not', async () => {
+        const { store } = fixture();
+        const nbf = T0 / 1000 + 100;
+        await store.revokeUser('u_alice', nbf);
+        await store.createFamily(family({ id: 'new', createdAt: nbf * 1000 }));
+        assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+        assert.equal(await store.isSessionActive('new', 'u_alice', nbf), true);
+        assert.equal(await store.isSessionActive('new', 'u_alice', nbf + 1), true);
+        // Asked again (from a caching store's cache): the same answers.
+        assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+        // A later revokeUser with an older time never moves not-before back.
+        await store.revokeUser('u_alice', nbf - 50);
+        assert.equal(await store.isSessionActive('new', 'u_alice', nbf - 1), false);
+      });
+
+      it('is false for an unknown session or a session of another user', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+        assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
+        assert.equal(await store.isSessionActive('nope', 'u_alice', T0 / 1000), false);
+        // Cached or not, the family's owner is checked.
+        assert.equal(await store.isSessionActive('fam-1', 'u_mallory', T0 / 1000), false);
+      });
+
+      extra.revokeUserAndIsSessionActive?.(fixture);
+    });
+
+    describe('failure counters', () => {
+      it('counts per key, and keeps each key for windowMs after its latest failure', async () => {
+        const { store, failureWindowMs: W } = fixture();
+        const later = (W * 4) / 5;
+        assert.deepEqual(await store.recordFailures(['a', 'b'], W, T0), [{ count: 1, lastAt: T0 }, { count: 1, lastAt: T0 }]);
+        assert.deepEqual(await store.recordFailures(['a'], W, T0 + later), [{ count: 2, lastAt: T0 + later }]);
+        assert.deepEqual(await store.getFailures(['a', 'b', 'c'], T0 + W), [{ count: 2, lastAt: T0 + later }, { count: 1, lastAt: T0 }, undefined]);
+        // b expired at T0 + W; a's window was extended to T0 + later + W.
+        assert.deepEqual(await store.getFailures(['a', 'b'], T0 + W + 1), [{ count: 2, lastAt: T0 + later }, undefined]);
+        assert.deepEqual(await store.getFailures(['a'], T0 + later + W), [{ count: 2, lastAt: T0 + later }]);
+        assert.deepEqual(await store.getFailures(['a'], T0 + later + W + 1), [undefined]);
+      });
+
+      it('starts again from one after a window has expired', async () => {
+        const { store, failureWindowMs: W } = fixture();
+        await store.recordFailures(['a'], W, T0);
+        await store.recordFailures(['a'], W, T0 + 10);
+        assert.deepEqual(await store.recordFailures(['a'], W, T0 + 2 * W), [{ count: 1, lastAt: T0 + 2 * W }]);
+      });
+
+      it('clears only the keys given', async () => {
+        const { store, failureWindowMs: W } = fixture();
+        await store.recordFailures(['a', 'b'], W, T0);
+        await store.clearFailures(['a', 'unknown']);
+        assert.deepEqual(await store.getFailures(['a', 'b'], T0), [undefined, { count: 1, lastAt: T0 }]);
+        assert.deepEqual(await store.recordFailures(['a'], W, T0), [{ count: 1, lastAt: T0 }]);
+        assert.deepEqual(await store.getFailures([], T0), []);
+        await store.clearFailures([]);
+      });
+
+      extra.failureCounters?.(fixture);
+    });
+  });
+}
