@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       say('\nWhere to look in Kibana (import the saved objects first: koa-sentinel kibana import --url http://localhost:5601 ...):');
       say(`  - dashboard "Authentication security": ${prefix}-events-* (logins, throttling, token abuse)`);
       say(`  - dashboard "Alerts": ${prefix}-alerts-* (one document per alert, with rule, ATT&CK technique and evidence)`);
-      say(`  - from a terminal: ELASTICSEARCH_URL=${esUrl} npx koa-sentinel anomalies list`);
+      say(`  - from a terminal: ELASTICSEARCH_URL=${esUrl} npm run -s cli -- anomalies list`);
       if (es) say('  (the local Elasticsearch of this demo stops now; set ELASTICSEARCH_URL to keep the data in yours)');
     } else {
       say('  skipped: the anomaly job needs Elasticsearch. Set ELASTICSEARCH_URL and run again.');
