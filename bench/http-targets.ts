@@ -60,6 +60,15 @@ async function readyRedisStore() {
   return store;
 }
 
+/** The route behind cookie verification only, as an API developer would mount it. */
+function verifiedRoute(kit: ReturnType<typeof createSessionKit>): Koa {
+  const verified = new Koa();
+  verified.use(kit.authenticate);
+  verified.use(kit.requireAuth);
+  verified.use(async (ctx) => route(ctx));
+  return verified;
+}
+
 let app: Koa;
 let cookie = '';
 switch (variant) {
@@ -71,10 +80,7 @@ switch (variant) {
     break;
   case 'sentinel': {
     const kit = createSessionKit({ keyRing, users });
-    app = new Koa();
-    app.use(kit.authenticate);
-    app.use(kit.requireAuth);
-    app.use(async (ctx) => route(ctx));
+    app = verifiedRoute(kit);
     cookie = await sessionCookie(kit);
     break;
   }
@@ -102,10 +108,7 @@ switch (variant) {
   case 'redis': {
     // REDIS_URL is set by bench/index.ts (a redis-server it started, unless one was given).
     const kit = createSessionKit({ keyRing, users, store: await readyRedisStore() });
-    app = new Koa();
-    app.use(kit.authenticate);
-    app.use(kit.requireAuth);
-    app.use(async (ctx) => route(ctx));
+    app = verifiedRoute(kit);
     cookie = await sessionCookie(kit);
     break;
   }

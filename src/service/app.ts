@@ -3,7 +3,6 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import Router from '@koa/router';
 import type { SecurityEvent } from '../events/security-event.js';
-import { buildSecurityEvent } from '../events/security-event.js';
 import { logSecurityEvent } from '../logging/logger.js';
 import { createSessionKit, type SessionKit, type SessionKitOptions } from '../session/session-kit.js';
 import { errorHandler } from './error-handler.js';
@@ -53,11 +52,9 @@ export function createApp(options: AppOptions): SentinelApp {
   // Koa logs uncaught errors to stderr by default; every error is already handled and logged by errorHandler.
   app.silent = true;
 
+  // The kit's emit already carries the request's context (source, user agent, path, request id).
   const inputEvent = (ctx: Koa.Context, reason: string, status: number): void =>
-    onEvent(buildSecurityEvent('input_validation_fail', {
-      reason, source: { ip: ctx.ip }, userAgent: ctx.get('user-agent') || undefined, urlPath: ctx.path,
-      http: { method: ctx.method, requestId: ctx.state.requestId, statusCode: status },
-    }));
+    kit.emit(ctx, 'input_validation_fail', { reason, http: { statusCode: status } });
 
   app.use(requestContext());
   if (options.accessLog !== false) app.use(createRequestLogger({ logger }));
