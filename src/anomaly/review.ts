@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from '../elastic/client.js';
 import { dailyIndex } from '../elastic/templates.js';
 
 /**
@@ -19,7 +19,7 @@ export interface DailyReview {
 type Buckets = { buckets: Array<{ key: string; doc_count: number }> };
 const top = (agg: unknown): Array<{ key: string; count: number }> => ((agg as Buckets | undefined)?.buckets ?? []).map((b) => ({ key: String(b.key), count: b.doc_count }));
 
-export async function buildDailyReview(client: Client, indexPrefix: string, day: Date): Promise<DailyReview> {
+export async function buildDailyReview(client: ElasticClient, indexPrefix: string, day: Date): Promise<DailyReview> {
   const start = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()));
   const end = new Date(start.getTime() + 86_400_000);
   const range = { range: { '@timestamp': { gte: start.toISOString(), lt: end.toISOString() } } };
@@ -52,7 +52,7 @@ export async function buildDailyReview(client: Client, indexPrefix: string, day:
   };
 }
 
-export async function storeDailyReview(client: Client, indexPrefix: string, review: DailyReview): Promise<void> {
+export async function storeDailyReview(client: ElasticClient, indexPrefix: string, review: DailyReview): Promise<void> {
   const at = `${review.day}T23:59:59.999Z`;
   await client.index({
     index: dailyIndex(indexPrefix, 'alerts', at),

@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from '../elastic/client.js';
 import { ConfigurationError } from '../errors.js';
 import { dailyIndex } from '../elastic/templates.js';
 import { buildAlert, type AlertDocument } from './alerts.js';
@@ -23,7 +23,7 @@ import type { Finding, Rule, Window } from './rules/types.js';
  */
 
 export interface AnomalyRunnerOptions {
-  client: Client;
+  client: ElasticClient;
   indexPrefix: string;
   rules?: readonly Rule[];
   /** Per-rule overrides of thresholds and windows, by rule id. */

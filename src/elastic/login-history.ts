@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from './client.js';
 import { SentinelError } from '../errors.js';
 
 /**
@@ -30,7 +30,7 @@ export interface LoginHistoryQuery {
 }
 
 export interface LoginHistoryOptions {
-  client: Client;
+  client: ElasticClient;
   indexPrefix: string;
   /** Default 2 s. */
   timeoutMs?: number;

@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from './client.js';
 import cronParser from 'cron-parser';
 import schedule from 'node-schedule';
 import { ConfigurationError } from '../errors.js';
@@ -15,7 +15,7 @@ export type RetentionDays = Record<IndexFamily, number>;
 export const DEFAULT_RETENTION_DAYS: RetentionDays = { events: 90, access: 14, alerts: 365, deadletter: 30 };
 
 export interface RetentionOptions {
-  client: Client;
+  client: ElasticClient;
   indexPrefix: string;
   days?: Partial<RetentionDays>;
   now?: () => number;

@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from './client.js';
 import { ElasticsearchError } from '../errors.js';
 import { describeElasticError, serverVersion } from './client.js';
 import { buildTemplates } from './templates.js';
@@ -15,7 +15,7 @@ export interface SetupResult {
  * `koa-sentinel setup`: checks the server and installs the component and index templates. Every call is a PUT of
  * the whole template, so running it again converges to the same state.
  */
-export async function setupElasticsearch(client: Client, prefix: string, url?: string): Promise<SetupResult> {
+export async function setupElasticsearch(client: ElasticClient, prefix: string, url?: string): Promise<SetupResult> {
   try {
     const version = await serverVersion(client);
     const major = Number(version.split('.')[0]);

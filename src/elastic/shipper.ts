@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@elastic/elasticsearch';
-import { errors } from '@elastic/elasticsearch';
 import { ConfigurationError } from '../errors.js';
-import { describeElasticError } from './client.js';
+import { describeElasticError, isResponseError, type ElasticClient } from './client.js';
 import { createSpool, type ChunkWriter, type Spool } from './spool.js';
 import { dailyIndex, type IndexFamily } from './templates.js';
 
@@ -25,7 +23,7 @@ import { dailyIndex, type IndexFamily } from './templates.js';
 
 export interface ShipperOptions {
   /** Without a client the shipper only spools (spool-only mode): everything waits on disk for a later run. */
-  client: Client | undefined;
+  client: ElasticClient | undefined;
   indexPrefix: string;
   /** The spool folder: chunk files and deadletter.ndjson. One folder per process. */
   dir: string;
@@ -320,14 +318,14 @@ export function createShipper(options: ShipperOptions): Shipper {
           { requestTimeout: o.requestTimeoutMs, maxRetries: 0 },
         )) as typeof response;
       } catch (error) {
-        if (sourceOnErrorParam && error instanceof errors.ResponseError && error.statusCode === 400 && /include_source_on_error/.test(JSON.stringify(error.body ?? ''))) {
+        if (sourceOnErrorParam && isResponseError(error) && error.statusCode === 400 && /include_source_on_error/.test(JSON.stringify(error.body ?? ''))) {
           sourceOnErrorParam = false;
           return;
         }
         consecutiveFailures += 1;
         backoffUntil = Date.now() + backoff(consecutiveFailures);
         stats.retried += positions.length;
-        if (!(error instanceof errors.ResponseError)) stats.elasticsearchReachable = false;
+        if (!(isResponseError(error))) stats.elasticsearchReachable = false;
         report(describeElasticError(error).message, error);
         return;
       }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type bunyan from 'bunyan';
-import type { Client } from '@elastic/elasticsearch';
+import type { ElasticClient } from '../elastic/client.js';
 import { redactUrl, type Config } from '../config/env.js';
 import { createLogNotifier, createWebhookNotifier, type Notifier } from '../anomaly/notifiers.js';
 import { buildDailyReview, formatDailyReview, storeDailyReview } from '../anomaly/review.js';
@@ -127,7 +127,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return { ...sentinel, server, url, logger, close, shipper: elastic?.shipper };
 }
 
-function buildElastic(config: Config, spoolOnly: boolean): { client: Client | undefined; shipper: Shipper } | undefined {
+function buildElastic(config: Config, spoolOnly: boolean): { client: ElasticClient | undefined; shipper: Shipper } | undefined {
   const es = config.elasticsearch;
   if (!es.url && !spoolOnly) return undefined;
   const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
@@ -148,7 +148,7 @@ function buildElastic(config: Config, spoolOnly: boolean): { client: Client | un
 }
 
 /** The anomaly job (ANOMALY_CRON) and the daily review (REVIEW_CRON); runs never overlap themselves. */
-function scheduleAnomalyJobs(config: Config, client: Client, logger: bunyan): { cancel(): void } {
+function scheduleAnomalyJobs(config: Config, client: ElasticClient, logger: bunyan): { cancel(): void } {
   const notifiers: Notifier[] = [createLogNotifier((level, fields, message) => logger[level](fields, message))];
   if (config.alertWebhookUrl) notifiers.push(createWebhookNotifier({ url: config.alertWebhookUrl }));
   const runner = createAnomalyRunner({ client, indexPrefix: config.elasticsearch.indexPrefix, notifiers });
