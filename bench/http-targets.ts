@@ -92,8 +92,9 @@ switch (variant) {
     break;
   }
   case 'full': {
-    // The whole reference app plus what issue 3 adds: every request logged (ECS) and every log and security event
-    // shipped to Elasticsearch through the spool. ELASTICSEARCH_URL is set by bench/index.ts.
+    // The whole reference app plus shipping (docs/elasticsearch.md#shipping-guarantees): every request logged (ECS)
+    // and every log and security event shipped to Elasticsearch through the spool. ELASTICSEARCH_URL is set by
+    // bench/index.ts.
     const client = createElasticClient({ url: process.env.ELASTICSEARCH_URL! });
     const indexPrefix = `bench-${Date.now().toString(36)}`;
     await setupElasticsearch(client, indexPrefix);

@@ -1,10 +1,12 @@
 /**
- * Renders the event catalogue as the README's table. `npm run docs` rewrites the README between the markers;
- * test/events/catalogue.test.ts fails when the two drift apart.
+ * Renders the event catalogue (src/events/catalogue.ts) as the table of docs/events.md#catalogue. `npm run docs`
+ * rewrites docs/events.md between the markers; test/events/catalogue.test.ts fails when the two drift apart.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EVENT_CATALOGUE } from '../src/events/catalogue.js';
 
+/** The page that holds the generated table, relative to the repository root. */
+export const CATALOGUE_PAGE = 'docs/events.md';
 export const START = '<!-- catalogue:start -->';
 export const END = '<!-- catalogue:end -->';
 
@@ -21,14 +23,15 @@ export function renderCatalogue(): string {
   ].join('\n');
 }
 
-export function withCatalogue(readme: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start === -1 || end < start) throw new Error(`README.md needs the ${START} and ${END} markers`);
-  return `${readme.slice(0, start + START.length)}\n${renderCatalogue()}\n${readme.slice(end)}`;
+/** `page` with the generated table between the markers. */
+export function withCatalogue(page: string): string {
+  const start = page.indexOf(START);
+  const end = page.indexOf(END);
+  if (start === -1 || end < start) throw new Error(`${CATALOGUE_PAGE} needs the ${START} and ${END} markers`);
+  return `${page.slice(0, start + START.length)}\n${renderCatalogue()}\n${page.slice(end)}`;
 }
 
 if (process.argv[1]?.endsWith('catalogue.ts')) {
-  writeFileSync('README.md', withCatalogue(readFileSync('README.md', 'utf8')));
-  console.log('README.md event catalogue updated');
+  writeFileSync(CATALOGUE_PAGE, withCatalogue(readFileSync(CATALOGUE_PAGE, 'utf8')));
+  console.log(`${CATALOGUE_PAGE} event catalogue updated`);
 }

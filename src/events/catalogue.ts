@@ -1,6 +1,7 @@
 /**
  * Every security event the stack emits: its OWASP Logging Vocabulary name (`event.action`), ECS categorisation and
- * log level. The README's event table is generated from this object and a test keeps them in step.
+ * log level. The table in docs/events.md#catalogue is generated from this object (`npm run docs`) and
+ * test/events/catalogue.test.ts keeps the two in step.
  *
  * Names outside the OWASP vocabulary are ours and say so in `vocabulary`: the vocabulary has no event for
  * "a token failed validation" or "a CSRF check refused a request", and both matter to security staff.
@@ -15,7 +16,7 @@ export interface CatalogueEntry {
   outcome: EventOutcome;
   level: EventLevel;
   vocabulary: 'owasp' | 'sentinel';
-  /** One line for the README table and the default `message`. */
+  /** One line for the table in docs/events.md and the default `message`. */
   description: string;
   /** `event.reason` values this event may carry. */
   reasons?: readonly string[];
@@ -42,8 +43,8 @@ export const EVENT_CATALOGUE = {
   },
   excess_rate_limit_exceeded: {
     category: ['authentication'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
-    description: 'A login attempt arrived while its account or source was throttled (429).',
-    reasons: ['account', 'account_source', 'source'],
+    description: 'A login attempt was refused with 429: its account or source was throttled, or too many attempts at one account were already waiting (queue).',
+    reasons: ['account', 'account_source', 'source', 'queue'],
   },
   session_created: {
     category: ['session'], type: ['start'], outcome: 'success', level: 'info', vocabulary: 'owasp',

@@ -1,8 +1,8 @@
 /**
- * The Kibana saved objects for security staff (issue 5), built here as data and shipped as
+ * The Kibana saved objects for security staff (docs/kibana.md), built here as data and shipped as
  * `kibana/koa-sentinel.ndjson` (a test keeps the file equal to `toNdjson(buildSavedObjects())`).
  *
- * Rules that make one file import on Kibana 8.9+ and 9.x (../shared/reference/kibana-saved-objects.md):
+ * Rules that make one file import on Kibana 8.9+ and 9.x (docs/kibana.md#versions):
  * - every object carries `coreMigrationVersion: 8.8.0` and a `typeMigrationVersion` no newer than what 8.9 knows
  *   for its type, so 8.9 takes it as current and 9.x migrates it forward (a newer one is refused with 422);
  * - ids of other objects appear only in `references[]`, the only place import remaps them;
@@ -459,7 +459,7 @@ export function rewriteIndexPrefix<T extends { type: string; attributes?: unknow
   return titles;
 }
 
-/** Same rule as ES_INDEX_PREFIX: lowercase letters, digits, - and _, not starting with - or _. */
+/** Lowercase letters, digits, - and _, not starting with - or _: what Elasticsearch allows at an index's start. */
 export function isValidIndexPrefix(prefix: string): boolean {
   return /^[a-z0-9][a-z0-9_-]*$/.test(prefix);
 }

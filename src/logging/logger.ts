@@ -3,8 +3,8 @@ import type { SecurityEvent } from '../events/security-event.js';
 import { toEcsDocument, type DocumentSink } from './ecs.js';
 
 /**
- * The bunyan logger factory. Output streams are options (DESIGN.md §1: logging receives its streams), so the
- * service decides whether records go to stdout, a file, or the Elasticsearch shipper.
+ * The bunyan logger factory. Output streams are options (docs/architecture.md#layers: logging receives its
+ * streams), so the service decides whether records go to stdout, a file, or the Elasticsearch shipper.
  */
 
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -3,10 +3,11 @@ import type bunyan from 'bunyan';
 import type { Middleware } from 'koa';
 
 /**
- * One ECS access record per request, written after the response status is known (DESIGN.md §2): request id,
- * method, path (never the query string, which may carry tokens), status, duration in nanoseconds, bytes, user,
- * source IP (Koa's ctx.ip, which honours X-Forwarded-For only with TRUST_PROXY) and user agent.
- * Put it first, outside the error handler, so failed requests are logged with the status the client saw.
+ * One ECS access record per request, written after the response status is known: request id, method, path (never
+ * the query string, which may carry tokens), status, duration in nanoseconds, bytes, user, source IP (Koa's ctx.ip,
+ * which honours X-Forwarded-For only with TRUST_PROXY) and user agent (docs/events.md#access-records).
+ * Put it right after the request context and outside the error handler, so failed requests are logged with the
+ * status the client saw (docs/architecture.md#request-pipeline).
  */
 
 export interface RequestLoggerOptions {

@@ -1,9 +1,9 @@
 /**
  * Runs after the whole suite (scripts/run-tests.ts runs test/final/ last): every document the suite shipped into
  * Elasticsearch — every index matching `t*` (uniquePrefix) and `sentinel*` (the default prefix) — is read back and
- * searched for secrets that must never be logged (ASVS 16.2.5, DESIGN.md §4): JWTs, the passwords the tests type,
- * session cookies, Bearer/Basic credentials. Redaction happens before anything is written, so none may be there,
- * not even inside a dead letter's copy of a rejected document.
+ * searched for secrets that must never be logged (ASVS 16.2.5, docs/events.md#redaction): JWTs, the passwords the
+ * tests type, session cookies, Bearer/Basic credentials. Redaction happens before anything is written, so none may
+ * be there, not even inside a dead letter's copy of a rejected document.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
