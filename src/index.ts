@@ -1,11 +1,22 @@
-// The public library surface: re-exports only (DESIGN.md §1). The reference server and CLI are not exported.
+// The public library surface: re-exports only (docs/architecture.md#layers). Everything the reference server and the
+// CLI use comes from here; they are worked examples of composing it.
+// ctx.request.body is typed by koa-bodyparser's declarations (jsonBody() fills it): users get them with ours.
+/// <reference types="koa-bodyparser" />
 import './session/types.js';
 
-export { ERROR_CODES, SentinelError, ConfigurationError, isSentinelError, type ErrorCode } from './errors.js';
-export { loadConfig, secretWeakness, type Config, type KeySpec } from './config/env.js';
+// The whole stack from one options object
+export { createSentinel, type Sentinel, type SentinelOptions, type SentinelHealth, type SentinelElasticsearchOptions, type SentinelJobOptions, type SentinelHttpOptions } from './sentinel.js';
+
+// Errors and configuration
+export { ERROR_CODES, SentinelError, ConfigurationError, ElasticsearchError, isSentinelError, type ErrorCode } from './errors.js';
+export { loadConfig, secretWeakness, redactUrl, type Config, type KeySpec } from './config/env.js';
 export { parseDuration, formatDuration } from './config/duration.js';
+
+// Security events
 export { EVENT_CATALOGUE, isEventAction, type EventAction, type CatalogueEntry } from './events/catalogue.js';
 export { buildSecurityEvent, ECS_VERSION, type SecurityEvent, type SecurityEventInput } from './events/security-event.js';
+
+// Sessions
 export { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
 export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm } from './session/key-ring.js';
 export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
@@ -15,4 +26,37 @@ export { createLoginThrottle, DEFAULT_THROTTLE_POLICIES, type ThrottlePolicy, ty
 export { hashPassword, verifyPassword, parsePasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './session/passwords.js';
 export { createFileUserDirectory, createMemoryUserDirectory, addUserToFile, normalizeUsername, type UserDirectory, type UserRecord } from './session/users.js';
 export type { SessionUser, SentinelAuthState } from './session/types.js';
-export { createLogger, serializeError, type LoggerOptions } from './logging/logger.js';
+
+// HTTP middlewares
+export { requestContext, type RequestTiming } from './http/request-context.js';
+export { securityHeaders, type SecurityHeadersOptions } from './http/security-headers.js';
+export { errorHandler, toSentinelError, type ErrorHandlerOptions } from './http/error-handler.js';
+export { jsonOnly } from './http/json-only.js';
+export { jsonBody, type JsonBodyOptions } from './http/json-body.js';
+export { createLoginHistoryRoutes, type LoginHistoryRoutesOptions } from './http/login-history-routes.js';
+
+// Logging
+export { createLogger, logSecurityEvent, serializeError, type LoggerOptions, type Level } from './logging/logger.js';
+export { createRequestLogger, type RequestLoggerOptions } from './logging/request-logger.js';
+export { toEcsDocument, ecsRawStream, ecsJsonStream, type EcsDocument, type DocumentSink } from './logging/ecs.js';
+export { redact, redactString, REDACTED } from './logging/redact.js';
+
+// Elasticsearch
+export { createElasticClient, describeElasticError, serverVersion, type ElasticClient, type ElasticConnectionOptions } from './elastic/client.js';
+export { createShipper, type Shipper, type ShipperOptions, type ShipperStats, type ShippedDocument } from './elastic/shipper.js';
+export { setupElasticsearch, SUPPORTED_MAJORS, type SetupResult } from './elastic/setup.js';
+export { buildTemplates, dailyIndex, INDEX_FAMILIES, type IndexFamily, type TemplateSet } from './elastic/templates.js';
+export { createRetention, expiredIndices, DEFAULT_RETENTION_DAYS, type RetentionDays, type RetentionOptions, type RetentionResult } from './elastic/retention.js';
+export { createLoginHistory, type LoginHistoryOptions, type LoginHistoryPage, type LoginHistoryQuery, type LoginHistoryEntry } from './elastic/login-history.js';
+
+// Anomaly detection and scheduled jobs
+export { createAnomalyRunner, type AnomalyRunner, type AnomalyRunnerOptions, type RunOptions, type RunResult } from './anomaly/runner.js';
+export { RULES, type Rule, type Finding, type Window, type Severity } from './anomaly/rules/index.js';
+export type { AlertDocument } from './anomaly/alerts.js';
+export { createLogNotifier, createWebhookNotifier, alertText, type Notifier, type WebhookOptions } from './anomaly/notifiers.js';
+export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview } from './anomaly/review.js';
+export { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, JOB_DEFAULTS, type ScheduledJob, type JobHooks, type DailyReviewJobOptions, type RetentionJobOptions } from './jobs.js';
+
+// Kibana saved objects
+export { buildSavedObjects, toNdjson, parseNdjson, rewriteIndexPrefix, SHIPPED_FILE as KIBANA_OBJECTS_FILE } from './kibana/saved-objects.js';
+export { importSavedObjects, KibanaError, type KibanaImportOptions, type KibanaImportResult } from './kibana/import.js';

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { SessionKit } from '../session/session-kit.js';
+import type { SessionKit } from '../index.js';
 
 /**
  * The worked example of protecting routes: one resource for any signed-in user, one for admins only, and an

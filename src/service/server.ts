@@ -1,21 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type bunyan from 'bunyan';
-import type { ElasticClient } from '../elastic/client.js';
-import { redactUrl, type Config } from '../config/env.js';
-import { createLogNotifier, createWebhookNotifier, type Notifier } from '../anomaly/notifiers.js';
-import { buildDailyReview, formatDailyReview, storeDailyReview } from '../anomaly/review.js';
-import { createAnomalyRunner } from '../anomaly/runner.js';
-import { createElasticClient } from '../elastic/client.js';
-import { createLoginHistory } from '../elastic/login-history.js';
-import { createRetention, scheduleJob } from '../elastic/retention.js';
-import { createShipper, type Shipper } from '../elastic/shipper.js';
-import { formatDuration } from '../config/duration.js';
-import { createLogger } from '../logging/logger.js';
-import { createEphemeralKeyRing, createKeyRing, type KeyRing } from '../session/key-ring.js';
-import { hashPassword } from '../session/passwords.js';
-import { createRedisStore, type RedisStore } from '../session/redis-store.js';
-import { createFileUserDirectory, createMemoryUserDirectory, type UserDirectory, type UserRecord } from '../session/users.js';
+import {
+  createElasticClient, createEphemeralKeyRing, createFileUserDirectory, createKeyRing, createLogger,
+  createMemoryUserDirectory, createRedisStore, createShipper, createWebhookNotifier, formatDuration, hashPassword, redactUrl,
+  type Config, type KeyRing, type Notifier, type RedisStore, type Shipper, type UserDirectory, type UserRecord,
+} from '../index.js';
 import { createApp, type SentinelApp } from './app.js';
 
 /** Development-only accounts (never in production: config requires AUTH_USERS_FILE there). */
@@ -25,7 +15,7 @@ export const DEV_USERS = [
 ] as const;
 
 export interface RunningServer extends SentinelApp {
-  /** The shipper, when ELASTICSEARCH_URL is set. */
+  /** The shipper, when ELASTICSEARCH_URL is set (or in spool-only mode). */
   shipper: Shipper | undefined;
   server: Server;
   url: string;
@@ -42,43 +32,35 @@ export interface StartOptions {
   spoolOnly?: boolean;
 }
 
-/** Builds the key ring, users and app from the validated config, listens, and reports what it did. */
+/**
+ * The reference server: environment (already validated into `config`) → `createSentinel` options → the app from
+ * ./app.ts → listen. Everything it uses comes from the package's public API.
+ */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const elastic = buildElastic(config, options.spoolOnly === true);
-  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, sinks: elastic ? [elastic.shipper] : [], stdout: options.stdout });
-  if (elastic) {
-    elastic.shipper.start();
-    const spooled = elastic.shipper.stats();
-    const target = config.elasticsearch.url ? `to Elasticsearch (${redactUrl(config.elasticsearch.url)})` : 'nowhere yet (spool-only mode: no ELASTICSEARCH_URL)';
-    logger.info({ sentinel: { spool: config.spoolDir, queued: spooled.queueDepth } }, `Shipping events ${target}, index prefix ${config.elasticsearch.indexPrefix}, spool ${config.spoolDir}${spooled.queueDepth ? `: ${spooled.queueDepth} documents left by an earlier run` : ''}`);
-  } else {
-    logger.warn({ sentinel: { warning: 'no_elasticsearch' } }, 'No ELASTICSEARCH_URL: security events and access logs go to stdout only.');
-  }
+  const es = config.elasticsearch;
+  const shipping = Boolean(es.url) || options.spoolOnly === true;
+  const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
+  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, stdout: options.stdout });
   const keyRing = buildKeyRing(config, logger);
   const users = await buildUsers(config, logger);
-  const client = elastic?.client;
-  const retention = client
-    ? scheduleJob('retention', config.retention.cron, async () => {
-      const result = await createRetention({ client, indexPrefix: config.elasticsearch.indexPrefix, days: config.retention })();
-      if (result.deleted.length) logger.info({ sentinel: { deleted: result.deleted } }, `Retention deleted ${result.deleted.length} indices`);
-    }, (error) => logger.warn({ err: error }, 'Retention run failed'))
-    : undefined;
-  const anomaly = client ? scheduleAnomalyJobs(config, client, logger) : undefined;
   const store = await buildStore(config, logger);
+  const notifiers: Notifier[] = config.alertWebhookUrl ? [createWebhookNotifier({ url: config.alertWebhookUrl })] : [];
+
   const sentinel = createApp({
     logger,
-    loginHistory: client ? createLoginHistory({ client, indexPrefix: config.elasticsearch.indexPrefix }) : undefined,
-    health: () => {
-      // Redis down means every session check answers 503: degraded, and the store's state says which part. Not the
-      // error text: /healthz is public and "connect ECONNREFUSED 10.0.3.7:6379" maps the network; the log has it.
-      const { lastError: _hidden, ...sessionStore } = store ? store.status() : { store: 'memory' as const, lastError: undefined };
-      const storeDown = 'connected' in sessionStore && !sessionStore.connected;
-      if (!elastic) return { degraded: storeDown, elasticsearch: 'not configured', sessionStore };
-      const shipper = elastic.shipper.stats();
-      return { degraded: storeDown || !shipper.elasticsearchReachable || shipper.queueDepth > 100_000, shipper, sessionStore };
-    },
     trustProxy: config.trustProxy,
     production: config.nodeEnv === 'production',
+    elasticsearch: shipping ? {
+      client,
+      indexPrefix: es.indexPrefix,
+      spoolDir: config.spoolDir,
+      shipper: { onError: shipperErrorLine() },
+    } : undefined,
+    jobs: {
+      anomalies: { cron: config.anomalyCron, notifiers },
+      review: { cron: config.reviewCron },
+      retention: { cron: config.retention.cron, days: config.retention },
+    },
     session: {
       keyRing,
       users,
@@ -93,6 +75,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       store,
     },
   });
+  const { shipper } = sentinel.sentinel;
+  await sentinel.sentinel.start();
+  if (shipper) {
+    const queued = shipper.stats().queueDepth;
+    const target = es.url ? `to Elasticsearch (${redactUrl(es.url)})` : 'nowhere yet (spool-only mode: no ELASTICSEARCH_URL)';
+    sentinel.sentinel.logger.info({ sentinel: { spool: config.spoolDir, queued } }, `Shipping events ${target}, index prefix ${es.indexPrefix}, spool ${config.spoolDir}${queued ? `: ${queued} documents left by an earlier run` : ''}`);
+  } else {
+    logger.warn({ sentinel: { warning: 'no_elasticsearch' } }, 'No ELASTICSEARCH_URL: security events and access logs go to stdout only.');
+  }
 
   const server = sentinel.app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -105,7 +96,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.keepAliveTimeout = 5_000;
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url: { full: url }, sentinel: { keys: keyRing.kids, access_ttl: formatDuration(config.jwt.accessTtlMs), bearer: config.auth.bearer } }, `koa-sentinel listening on ${url}`);
+  sentinel.sentinel.logger.info({ url: { full: url }, sentinel: { keys: keyRing.kids, access_ttl: formatDuration(config.jwt.accessTtlMs), bearer: config.auth.bearer } }, `koa-sentinel listening on ${url}`);
 
   let closing: Promise<void> | undefined;
   const close = (deadlineMs = 10_000): Promise<void> => {
@@ -115,65 +106,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
       await closed;
       clearTimeout(timer);
-      retention?.cancel();
-      anomaly?.cancel();
-      // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
-      if (elastic) await elastic.shipper.close(deadlineMs);
-      // Also closes the session store (the Redis connections when REDIS_URL is set).
-      await sentinel.kit.close();
+      // Jobs, then the shipper (what is not delivered by the deadline stays in the spool), then the session store.
+      await sentinel.sentinel.close(deadlineMs);
     })();
     return closing;
   };
-  return { ...sentinel, server, url, logger, close, shipper: elastic?.shipper };
+  return { ...sentinel, server, url, logger: sentinel.sentinel.logger, close, shipper };
 }
 
-function buildElastic(config: Config, spoolOnly: boolean): { client: ElasticClient | undefined; shipper: Shipper } | undefined {
-  const es = config.elasticsearch;
-  if (!es.url && !spoolOnly) return undefined;
-  const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
-  let lastShipperError = 0;
-  const shipper = createShipper({
-    client,
-    indexPrefix: es.indexPrefix,
-    dir: config.spoolDir,
-    // Written to stderr, not through the logger: a shipping problem must not feed more documents to the shipper.
-    onError: (message) => {
-      // At most one line per 10 s: an outage must not flood stderr; /healthz has the running totals.
-      if (Date.now() - lastShipperError < 10_000) return;
-      lastShipperError = Date.now();
-      process.stderr.write(`${JSON.stringify({ '@timestamp': new Date().toISOString(), log: { level: 'warn', logger: 'shipper' }, message })}\n`);
-    },
-  });
-  return { client, shipper };
-}
-
-/** The anomaly job (ANOMALY_CRON) and the daily review (REVIEW_CRON); runs never overlap themselves. */
-function scheduleAnomalyJobs(config: Config, client: ElasticClient, logger: bunyan): { cancel(): void } {
-  const notifiers: Notifier[] = [createLogNotifier((level, fields, message) => logger[level](fields, message))];
-  if (config.alertWebhookUrl) notifiers.push(createWebhookNotifier({ url: config.alertWebhookUrl }));
-  const runner = createAnomalyRunner({ client, indexPrefix: config.elasticsearch.indexPrefix, notifiers });
-  let running = false;
-  const anomalies = scheduleJob('anomalies', config.anomalyCron, async () => {
-    if (running) return;
-    running = true;
-    try {
-      const result = await runner.run();
-      logger.info({ sentinel: { anomaly: { windows: result.windows, created: result.created.length, existing: result.existing.length, suppressed: result.suppressed, took_ms: result.tookMs } } },
-        `Anomaly run: ${result.windows} window(s), ${result.created.length} new alert(s)`);
-    } finally {
-      running = false;
-    }
-  }, (error) => logger.warn({ err: error }, 'Anomaly run failed; the next run catches up'));
-  const review = scheduleJob('review', config.reviewCron, async () => {
-    const result = await buildDailyReview(client, config.elasticsearch.indexPrefix, new Date());
-    await storeDailyReview(client, config.elasticsearch.indexPrefix, result);
-    logger.info({ sentinel: { review: { day: result.day } } }, formatDailyReview(result));
-  }, (error) => logger.warn({ err: error }, 'Daily review failed'));
-  return {
-    cancel() {
-      anomalies.cancel();
-      review.cancel();
-    },
+/**
+ * Shipping problems go to stderr, not through the logger: they must not feed more documents to the shipper. At most
+ * one line per 10 s, so an outage does not flood stderr; /healthz has the running totals.
+ */
+function shipperErrorLine(): (message: string) => void {
+  let last = 0;
+  return (message) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    process.stderr.write(`${JSON.stringify({ '@timestamp': new Date().toISOString(), log: { level: 'warn', logger: 'shipper' }, message })}\n`);
   };
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Router from '@koa/router';
-import { APP_CSS } from './web/app-css.js';
-import { APP_JS } from './web/app-js.js';
-import { FAVICON_SVG } from './web/favicon-svg.js';
-import { INDEX_HTML } from './web/index-html.js';
+
+/** The package's web/ folder: two levels up from both src/service/ and dist/service/. */
+const WEB_DIR = new URL('../../web/', import.meta.url);
+const read = (name: string): string => readFileSync(new URL(name, WEB_DIR), 'utf8');
 
 /**
  * The page's own Content-Security-Policy, replacing the API's `default-src 'none'` on the HTML only. Scripts,
@@ -34,15 +35,15 @@ interface WebAsset {
 
 /** Every file the browser client consists of, by path. */
 export const WEB_ASSETS: Readonly<Record<string, WebAsset>> = {
-  '/': { type: 'text/html; charset=utf-8', body: INDEX_HTML, cacheControl: 'no-store', csp: PAGE_CSP },
-  '/app.js': { type: 'text/javascript; charset=utf-8', body: APP_JS, cacheControl: 'no-cache' },
-  '/app.css': { type: 'text/css; charset=utf-8', body: APP_CSS, cacheControl: 'no-cache' },
-  '/favicon.svg': { type: 'image/svg+xml', body: FAVICON_SVG, cacheControl: 'no-cache' },
+  '/': { type: 'text/html; charset=utf-8', body: read('index.html'), cacheControl: 'no-store', csp: PAGE_CSP },
+  '/app.js': { type: 'text/javascript; charset=utf-8', body: read('app.js'), cacheControl: 'no-cache' },
+  '/app.css': { type: 'text/css; charset=utf-8', body: read('app.css'), cacheControl: 'no-cache' },
+  '/favicon.svg': { type: 'image/svg+xml', body: read('favicon.svg'), cacheControl: 'no-cache' },
 };
 
 /**
- * GET / (and HEAD): the browser client, a page for trying the session in a browser. The assets are strings
- * compiled into the server, so dist/ needs no copy step; bodies and ETags are computed once, here.
+ * GET / (and HEAD): the browser client, a page for trying the session in a browser. The files are read once at
+ * start-up; bodies and ETags are computed once, here.
  */
 export function createWebRoutes(): Router {
   const router = new Router();

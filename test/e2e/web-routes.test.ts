@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Script } from 'node:vm';
-import { APP_JS } from '../../src/service/web/app-js.js';
 import { PAGE_CSP, WEB_ASSETS } from '../../src/service/web-routes.js';
+
+const APP_JS = WEB_ASSETS['/app.js']!.body;
 import { startTestServer, type TestServer } from '../support/http-server.js';
 
 /** A GET with If-None-Match as a browser sends it (fetch() adds Cache-Control: no-cache, which forbids a 304). */

@@ -1,15 +1,15 @@
 import type { Middleware } from 'koa';
 
 export interface SecurityHeadersOptions {
-  /** Send Strict-Transport-Security (production, behind TLS). */
-  hsts: boolean;
+  /** Send Strict-Transport-Security (production, behind TLS). Default false. */
+  hsts?: boolean;
 }
 
 /**
  * Headers for a JSON API: nothing may be framed, sniffed, or leak a Referer; HTML pages that need a looser
  * Content-Security-Policy set their own after this runs.
  */
-export function securityHeaders(options: SecurityHeadersOptions): Middleware {
+export function securityHeaders(options: SecurityHeadersOptions = {}): Middleware {
   const headers: Record<string, string> = {
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',

@@ -1,13 +1,12 @@
-/**
+/*
  * The page's script, served as /app.js (a module: deferred and strict). Plain modern JavaScript for evergreen
- * browsers, no build step, no dependencies. It is a string here so that it ships inside dist/ with the rest of the
- * server; keep it free of backticks and of dollar-brace sequences, which would end or interpolate this literal.
+ * browsers, no build step, no dependencies. Served as it is from the package's web/ folder.
  *
  * How it uses the session (README "Browser client"): the cookies travel by themselves (same origin); the CSRF
  * token goes in X-CSRF-Token on every unsafe request, taken from the last login, refresh or /auth/me answer, or
- * else from the readable __Host-sentinel_csrf cookie. Nothing the server sends is written with innerHTML.
+ * else from the readable __Host-sentinel_csrf cookie. Nothing the server sends is written as HTML.
  */
-export const APP_JS = String.raw`// koa-sentinel browser client
+// koa-sentinel browser client
 const CSRF_COOKIE = '__Host-sentinel_csrf';
 // A failed auth route must not trigger the automatic refresh-and-retry below.
 const NO_RETRY = new Set(['/auth/login', '/auth/refresh', '/auth/logout']);
@@ -244,4 +243,3 @@ $('history-button').addEventListener('click', busy($('history-button'), async ()
 const me = await request('GET', '/auth/me');
 if (me.status === 200) showSession(me.data);
 else showSignedOut();
-`;

@@ -1,0 +1,274 @@
+import bunyan from 'bunyan';
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import compose from 'koa-compose';
+import { createLogNotifier, type Notifier } from './anomaly/notifiers.js';
+import { formatDailyReview } from './anomaly/review.js';
+import { createAnomalyRunner, type AnomalyRunner, type AnomalyRunnerOptions } from './anomaly/runner.js';
+import type { ElasticClient } from './elastic/client.js';
+import { createLoginHistory, type LoginHistoryPage, type LoginHistoryQuery } from './elastic/login-history.js';
+import type { RetentionDays } from './elastic/retention.js';
+import { setupElasticsearch } from './elastic/setup.js';
+import { createShipper, type Shipper, type ShipperOptions, type ShipperStats } from './elastic/shipper.js';
+import { ConfigurationError } from './errors.js';
+import type { SecurityEvent } from './events/security-event.js';
+import { errorHandler } from './http/error-handler.js';
+import { jsonBody } from './http/json-body.js';
+import { createLoginHistoryRoutes } from './http/login-history-routes.js';
+import { requestContext } from './http/request-context.js';
+import { securityHeaders } from './http/security-headers.js';
+import { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, type ScheduledJob } from './jobs.js';
+import { ecsRawStream } from './logging/ecs.js';
+import { createLogger, logSecurityEvent, type Level } from './logging/logger.js';
+import { createRequestLogger } from './logging/request-logger.js';
+import { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
+
+/**
+ * `createSentinel(options)`: the whole stack wired from one options object, for the common case. Every part it
+ * wires is exported on its own too, so an app that needs a different order or a different piece composes those
+ * instead. Options are validated here, once; nothing starts until `start()`.
+ */
+
+export interface SentinelElasticsearchOptions {
+  /** Your client (8.19 or 9.x), or one from `createElasticClient`. Without one, events are only spooled. */
+  client?: ElasticClient;
+  /** Index names start with this. Default 'sentinel'. */
+  indexPrefix?: string;
+  /** The spool folder (the journal): one per process, on a persistent volume. Required. */
+  spoolDir: string;
+  /** Shipper tuning (batch size, memory bound, …). */
+  shipper?: Omit<ShipperOptions, 'client' | 'indexPrefix' | 'dir'>;
+  /**
+   * Install the index templates at `start()`. Default false: that needs the manage_index_templates privilege,
+   * which the app's own identity should not have; run `koa-sentinel setup` (or setupElasticsearch) once instead.
+   */
+  setup?: boolean;
+}
+
+export interface SentinelJobOptions {
+  /**
+   * The anomaly rules on a schedule. Default on (every 5 minutes) when a client is given; false for off. Alerts are
+   * always logged; `notifiers` are called as well (createWebhookNotifier, your own).
+   */
+  anomalies?: false | { cron?: string; notifiers?: readonly Notifier[]; runner?: Omit<AnomalyRunnerOptions, 'client' | 'indexPrefix' | 'notifiers'> };
+  /** The daily review, stored and logged. Default on (23:00) when a client is given. */
+  review?: false | { cron?: string };
+  /** Deletion of daily indices past retention. Default on (03:30) when a client is given. */
+  retention?: false | { cron?: string; days?: Partial<RetentionDays> };
+}
+
+export interface SentinelHttpOptions {
+  /** Strict-Transport-Security. Default: `production`. */
+  hsts?: boolean;
+  /** Largest JSON body. Default '16kb'. */
+  jsonLimit?: string;
+  /** One ECS access record per request. Default on, /healthz not logged. */
+  accessLog?: false | { skipPaths?: readonly string[] };
+  /** Path of the health route. Default '/healthz'; false for none. */
+  healthPath?: string | false;
+  /**
+   * GET /auth/login-history and GET /admin/users/:name/login-history, read from Elasticsearch. Default true; a
+   * function replaces the reader (another store, a test); false for no routes.
+   */
+  loginHistory?: boolean | ((query: LoginHistoryQuery) => Promise<LoginHistoryPage>);
+}
+
+export interface SentinelOptions {
+  /** The session kit's options: `keyRing` and `users` are required. Its events go to the logger. */
+  session: Omit<SessionKitOptions, 'onEvent'>;
+  /**
+   * Your bunyan logger. Default: `createLogger()` writing ECS lines to stdout and documents to the shipper. Yours is
+   * not changed: a child of it gets the shipper as an extra stream at info, so access records and events are
+   * shipped whatever your logger's level.
+   */
+  logger?: bunyan;
+  /** For the default logger only. */
+  log?: { name?: string; level?: Level; stdout?: { write(text: string): unknown } | false };
+  /** Ship events and access records into Elasticsearch (or a spool only, without a client). */
+  elasticsearch?: SentinelElasticsearchOptions;
+  jobs?: SentinelJobOptions;
+  http?: SentinelHttpOptions;
+  /** Production defaults: HSTS on. Default false. */
+  production?: boolean;
+  /** Also receives every security event (already logged). Must not throw. */
+  onEvent?: (event: SecurityEvent) => void;
+  /** Extra health fields, e.g. your database; `degraded: true` marks the whole service degraded. */
+  health?: () => { degraded?: boolean; [field: string]: unknown };
+}
+
+export interface SentinelHealth {
+  status: 'ok' | 'degraded';
+  [field: string]: unknown;
+}
+
+export interface Sentinel {
+  readonly kit: SessionKit;
+  readonly logger: bunyan;
+  /** The Elasticsearch sink, when `elasticsearch` was given. */
+  readonly shipper: Shipper | undefined;
+  /** The anomaly runner, when a client was given: run it on demand too (`runner.run({ until: new Date() })`). */
+  readonly anomalyRunner: AnomalyRunner | undefined;
+  /**
+   * The whole chain, in this order: request context → access record → error handler → security headers →
+   * JSON body → authenticate → CSRF → auth routes → login history routes → health. Add your routes after it.
+   */
+  middleware(): Middleware;
+  /** What the health route answers. */
+  health(): SentinelHealth;
+  /** Replays the spool left by an earlier run, installs templates if asked, schedules the jobs. */
+  start(): Promise<void>;
+  /** Cancels the jobs, drains the shipper (up to `deadlineMs`, default 10 s), closes the session store. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+const DEFAULTS = { indexPrefix: 'sentinel', loggerName: 'koa-sentinel', healthPath: '/healthz', queueDegradedAt: 100_000 };
+
+/** Input errors that are security events (a client sending what no browser of ours sends). */
+const INPUT_EVENTS = new Set(['invalid_json', 'invalid_request', 'payload_too_large']);
+
+/** A child of the user's logger that also feeds the shipper (bunyan children own their stream list). */
+function withShipper(logger: bunyan, shipper: Shipper | undefined): bunyan {
+  if (!shipper) return logger;
+  const child = logger.child({});
+  // At info whatever the logger's own level: LOG_LEVEL decides what people read, never what is shipped. bunyan
+  // lowers the child's level to the lowest stream's while each stream keeps its own filter.
+  child.addStream({ type: 'raw', level: Math.min(child.level(), bunyan.INFO), stream: ecsRawStream(shipper) as unknown as bunyan.WriteFn });
+  return child;
+}
+
+export function createSentinel(options: SentinelOptions): Sentinel {
+  if (!options?.session) throw new ConfigurationError('options.session is required (keyRing and users at least).');
+  const es = options.elasticsearch;
+  if (es && !es.spoolDir) throw new ConfigurationError('options.elasticsearch.spoolDir is required: the spool is the journal that keeps events across outages.');
+  const indexPrefix = es?.indexPrefix ?? DEFAULTS.indexPrefix;
+  const http = options.http ?? {};
+  const healthPath = http.healthPath === undefined ? DEFAULTS.healthPath : http.healthPath;
+
+  const shipper = es ? createShipper({ ...es.shipper, client: es.client, indexPrefix, dir: es.spoolDir }) : undefined;
+  const logger = options.logger ? withShipper(options.logger, shipper) : createLogger({
+    name: options.log?.name ?? DEFAULTS.loggerName,
+    level: options.log?.level,
+    stdout: options.log?.stdout,
+    sinks: shipper ? [shipper] : [],
+  });
+  const onEvent = (event: SecurityEvent): void => {
+    logSecurityEvent(logger, event);
+    options.onEvent?.(event);
+  };
+  const kit = createSessionKit({ ...options.session, onEvent });
+  const client = es?.client;
+  const jobs = options.jobs ?? {};
+  const anomalyRunner = client && jobs.anomalies !== false
+    ? createAnomalyRunner({
+      ...jobs.anomalies?.runner,
+      client,
+      indexPrefix,
+      // Every alert is logged; the options add webhooks and the like.
+      notifiers: [createLogNotifier((level, fields, message) => logger[level](fields, message)), ...(jobs.anomalies?.notifiers ?? [])],
+    })
+    : undefined;
+
+  const health = (): SentinelHealth => {
+    const extra = options.health?.() ?? {};
+    const { degraded: extraDegraded = false, ...details } = extra;
+    const store = kit.store as { status?: () => { store: string; connected?: boolean; lastError?: unknown } };
+    // Not the store's error text: the health route is public and "connect ECONNREFUSED 10.0.3.7:6379" maps the
+    // network; the log has it.
+    const { lastError: _hidden, ...sessionStore } = store.status?.() ?? { store: 'memory', connected: undefined };
+    const storeDown = sessionStore.connected === false;
+    let shipperStats: Omit<ShipperStats, 'lastError'> | undefined;
+    let shipperDown = false;
+    if (shipper) {
+      const { lastError: _error, ...stats } = shipper.stats();
+      shipperStats = stats;
+      shipperDown = (client !== undefined && !stats.elasticsearchReachable) || stats.queueDepth > DEFAULTS.queueDegradedAt;
+    }
+    const degraded = storeDown || shipperDown || extraDegraded === true;
+    return { status: degraded ? 'degraded' : 'ok', sessionStore, ...(shipperStats ? { shipper: shipperStats } : { elasticsearch: 'not configured' }), ...details };
+  };
+
+  const inputEvent = (ctx: Context, reason: string, status: number): void =>
+    kit.emit(ctx, 'input_validation_fail', { reason, http: { statusCode: status } });
+
+  const routes = new Router();
+  if (healthPath) {
+    routes.get(healthPath, (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      // Always 200 while the process serves: "degraded" tells operators the event pipeline needs a look.
+      ctx.body = health();
+    });
+  }
+  const layers: Middleware[] = [requestContext()];
+  if (http.accessLog !== false) layers.push(createRequestLogger({ logger, skipPaths: http.accessLog?.skipPaths ?? (healthPath ? [healthPath] : []) }));
+  layers.push(
+    errorHandler({
+      onError(ctx, error, original) {
+        if (error.status >= 500) {
+          logger.error({ err: original, http: { request: { id: ctx.state.requestId } }, url: { path: ctx.path } }, 'request failed');
+        } else if (INPUT_EVENTS.has(error.code)) {
+          inputEvent(ctx, error.code, error.status);
+        }
+      },
+    }),
+    securityHeaders({ hsts: http.hsts ?? options.production === true }),
+    jsonBody({ limit: http.jsonLimit, onRefuse: (ctx) => inputEvent(ctx, 'unsupported_media_type', 415) }),
+    kit.authenticate,
+    kit.csrf,
+    kit.routes(),
+  );
+  if (http.loginHistory !== false) {
+    const reader = typeof http.loginHistory === 'function' ? http.loginHistory : client ? createLoginHistory({ client, indexPrefix }) : undefined;
+    const history = createLoginHistoryRoutes({ kit, loginHistory: reader });
+    layers.push(history.routes() as Middleware, history.allowedMethods() as Middleware);
+  }
+  layers.push(routes.routes() as Middleware, routes.allowedMethods() as Middleware);
+  const chain = compose(layers);
+
+  const scheduled: ScheduledJob[] = [];
+  let started = false;
+  let closing: Promise<void> | undefined;
+
+  return {
+    kit,
+    logger,
+    shipper,
+    anomalyRunner,
+    middleware: () => chain,
+    health,
+    async start() {
+      if (started) return;
+      started = true;
+      shipper?.start();
+      if (!client) return;
+      if (es?.setup) await setupElasticsearch(client, indexPrefix);
+      const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, `${what} failed; the next run catches up`);
+      if (anomalyRunner) {
+        scheduled.push(scheduleAnomalyRuns(anomalyRunner, {
+          cron: jobs.anomalies ? jobs.anomalies.cron : undefined,
+          onResult: (result) => logger.info({ sentinel: { anomaly: { windows: result.windows, created: result.created.length, existing: result.existing.length, suppressed: result.suppressed, took_ms: result.tookMs } } },
+            `Anomaly run: ${result.windows} window(s), ${result.created.length} new alert(s)`),
+          onError: warn('Anomaly run'),
+        }));
+      }
+      if (jobs.review !== false) {
+        scheduled.push(scheduleDailyReview({ client, indexPrefix, cron: jobs.review?.cron, onResult: (review) => logger.info({ sentinel: { review: { day: review.day } } }, formatDailyReview(review)), onError: warn('Daily review') }));
+      }
+      if (jobs.retention !== false) {
+        scheduled.push(scheduleRetention({
+          client, indexPrefix, cron: jobs.retention?.cron, days: jobs.retention?.days,
+          onResult: (result) => { if (result.deleted.length) logger.info({ sentinel: { deleted: result.deleted } }, `Retention deleted ${result.deleted.length} indices`); },
+          onError: warn('Retention'),
+        }));
+      }
+    },
+    close(deadlineMs = 10_000) {
+      closing ??= (async () => {
+        for (const job of scheduled.splice(0)) job.cancel();
+        // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
+        await shipper?.close(deadlineMs);
+        await kit.close();
+      })();
+      return closing;
+    },
+  };
+}
