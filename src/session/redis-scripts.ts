@@ -1,7 +1,9 @@
+import type { Redis } from 'ioredis';
+
 /**
  * The Lua scripts of the Redis session store, one per operation that reads and then writes. Redis runs a script
  * to completion before any other command, so each of them is atomic across every instance sharing the server:
- * two instances racing on one refresh token cannot both see it as current (DESIGN.md §3, issue 6).
+ * two instances racing on one refresh token cannot both see it as current (docs/architecture.md, Sessions).
  *
  * Conventions:
  * - Timestamps and TTLs arrive as decimal strings computed in JavaScript and are stored as given. Lua numbers are
@@ -10,7 +12,7 @@
  * - A family is a hash: userId, userName, roles (JSON), createdAt, lastRotatedAt, currentJti, previousJti
  *   ('' for none), revoked ('0' or '1'), absoluteExpiresAt.
  * - Revocations PUBLISH on the invalidation channel from inside the script, so no state change can happen without
- *   its notice being sent (the notice is best effort all the same: see the local cache in redis-store.ts).
+ *   its notice being sent (the notice is best effort all the same: see redis/invalidation.ts).
  * - revokeUser reads family keys named inside the script (from the user's set): fine on one Redis server or a
  *   replicated primary, not on Redis Cluster, where every key of a script must be declared and share a slot.
  */
@@ -151,3 +153,17 @@ return out`,
 } as const satisfies Record<string, ScriptDefinition>;
 
 export type ScriptName = keyof typeof SCRIPTS;
+
+/** A script as a command of the client: keys first, then arguments, all strings; resolves with the script's reply. */
+export type ScriptCommand = (...args: string[]) => Promise<unknown>;
+
+/**
+ * Defines every script on `client` and returns them as commands. ioredis sends EVALSHA and falls back to EVAL
+ * once when the server does not know a script yet (after a restart or SCRIPT FLUSH).
+ */
+export function defineScripts(client: Pick<Redis, 'defineCommand'>): Record<ScriptName, ScriptCommand> {
+  for (const [name, script] of Object.entries(SCRIPTS)) {
+    client.defineCommand(name, 'numberOfKeys' in script ? { lua: script.lua, numberOfKeys: script.numberOfKeys } : { lua: script.lua });
+  }
+  return client as unknown as Record<ScriptName, ScriptCommand>;
+}

@@ -1,3 +1,5 @@
+import { ConfigurationError } from '../errors.js';
+
 /**
  * A small local cache of "this session is live" answers, so the hot path of a shared store (one check per
  * authenticated request) usually answers synchronously instead of paying a network round trip.
@@ -31,13 +33,29 @@ export interface LookupTicket {
   startedAt: number;
 }
 
-/** Times (`now`, `startedAt`) are milliseconds on a monotonic clock (performance.now()). */
+export interface SessionCacheOptions {
+  /** How long an answer is kept, counted from when its lookup started. Default 250 ms; 0 keeps nothing. */
+  ttlMs?: number;
+  /** Most entries; the oldest goes first. Default 10 000. */
+  maxEntries?: number;
+  /** Milliseconds on a monotonic clock, so a wall clock stepped back (NTP) cannot stretch the TTL. Tests pass fakes. */
+  now?: () => number;
+}
+
+export const SESSION_CACHE_DEFAULTS = {
+  ttlMs: 250,
+  maxEntries: 10_000,
+  now: (): number => performance.now(),
+};
+
+/** Every time is read from the cache's own clock (`now`), so callers cannot mix clocks. */
 export interface SessionCache {
   /** True or false when the cache can answer, undefined when the store must be asked. */
-  get(sessionId: string, userId: string, issuedAtSec: number, now: number): boolean | undefined;
+  get(sessionId: string, userId: string, issuedAtSec: number): boolean | undefined;
   /** The live entry of a session, or undefined (an expired one is dropped). */
-  peek(sessionId: string, now: number): CachedSession | undefined;
-  begin(now: number): LookupTicket;
+  peek(sessionId: string): CachedSession | undefined;
+  /** Taken just before a lookup starts: the entry's lifetime counts from here. */
+  begin(): LookupTicket;
   set(sessionId: string, userId: string, notBefore: number, ticket: LookupTicket): void;
   /** Whether `ticket` is still current (nothing invalidated since it was taken). */
   current(ticket: LookupTicket): boolean;
@@ -45,16 +63,27 @@ export interface SessionCache {
   invalidateUser(userId: string): void;
   clear(): void;
   readonly size: number;
+  /**
+   * True once per entry past its `refreshAt`: the caller then asks the store in the background and sets the
+   * answer, so a busy session never waits for a round trip when its entry runs out.
+   */
+  claimRefresh(entry: CachedSession): boolean;
 }
 
-export function createSessionCache(ttlMs: number, maxEntries: number): SessionCache {
+export function createSessionCache(options: SessionCacheOptions = {}): SessionCache {
+  const ttlMs = options.ttlMs ?? SESSION_CACHE_DEFAULTS.ttlMs;
+  const maxEntries = options.maxEntries ?? SESSION_CACHE_DEFAULTS.maxEntries;
+  const now = options.now ?? SESSION_CACHE_DEFAULTS.now;
+  if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new ConfigurationError('The ttlMs option must be a finite, non-negative number.');
+  if (!Number.isFinite(maxEntries) || maxEntries <= 0) throw new ConfigurationError('The maxEntries option must be a finite, positive number.');
+  if (typeof now !== 'function') throw new ConfigurationError('The now option must be a function.');
   const entries = new Map<string, CachedSession>();
   let epoch = 0;
 
-  const peek = (sessionId: string, now: number): CachedSession | undefined => {
+  const peek = (sessionId: string): CachedSession | undefined => {
     const entry = entries.get(sessionId);
     if (entry === undefined) return undefined;
-    if (entry.until <= now) {
+    if (entry.until <= now()) {
       entries.delete(sessionId);
       return undefined;
     }
@@ -62,13 +91,13 @@ export function createSessionCache(ttlMs: number, maxEntries: number): SessionCa
   };
 
   return {
-    get(sessionId, userId, issuedAtSec, now) {
-      const entry = peek(sessionId, now);
+    get(sessionId, userId, issuedAtSec) {
+      const entry = peek(sessionId);
       return entry === undefined ? undefined : entry.userId === userId && issuedAtSec >= entry.notBefore;
     },
     peek,
-    begin(now) {
-      return { epoch, startedAt: now };
+    begin() {
+      return { epoch, startedAt: now() };
     },
     set(sessionId, userId, notBefore, ticket) {
       if (ticket.epoch !== epoch || ttlMs <= 0) return;
@@ -93,6 +122,11 @@ export function createSessionCache(ttlMs: number, maxEntries: number): SessionCa
     },
     get size() {
       return entries.size;
+    },
+    claimRefresh(entry) {
+      if (entry.refreshing || now() < entry.refreshAt) return false;
+      entry.refreshing = true;
+      return true;
     },
   };
 }
