@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type bunyan from 'bunyan';
 import {
   createElasticClient, createEphemeralKeyRing, createFileUserDirectory, createKeyRing, createLogger,
-  createMemoryUserDirectory, createRedisStore, createShipper, createWebhookNotifier, formatDuration, hashPassword, redactUrl,
+  createMemoryUserDirectory, createRedisStore, createWebhookNotifier, formatDuration, hashPassword, redactUrl,
   type Config, type KeyRing, type Notifier, type RedisStore, type Shipper, type UserDirectory, type UserRecord,
 } from '../index.js';
 import { createApp, type SentinelApp } from './app.js';
