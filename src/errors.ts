@@ -79,15 +79,44 @@ export class SentinelError extends Error {
   }
 }
 
+/**
+ * Stable codes of ConfigurationError. Most problems are `config_invalid`; the secret codes let a caller (or a
+ * test) tell a weak key apart from a typo without parsing the message.
+ */
+export const CONFIGURATION_ERROR_CODES = {
+  // An option (or, from loadConfig, an environment variable) is missing, of the wrong type or out of range.
+  config_invalid: 'An option has a value that cannot be used.',
+  // An HMAC secret is shorter than its algorithm's hash output: 32, 48 or 64 bytes for HS256, HS384, HS512
+  // (RFC 7518 §3.2).
+  config_secret_short: 'An HMAC secret is too short for its algorithm.',
+  // An HMAC secret is long enough but guessable: a placeholder word, or fewer than 10 distinct characters.
+  config_secret_weak: 'An HMAC secret is guessable.',
+  // A secret written as `base64url:<text>` whose text is not base64url.
+  config_secret_encoding: 'An HMAC secret is not valid base64url after its base64url: prefix.',
+} as const;
+
+export type ConfigurationErrorCode = keyof typeof CONFIGURATION_ERROR_CODES;
+
+export interface ConfigurationErrorOptions {
+  /** Defaults to `config_invalid`. */
+  code?: ConfigurationErrorCode;
+  /** The option the problem is about, e.g. `secret`; loadConfig names environment variables in the message. */
+  option?: string;
+  cause?: unknown;
+}
+
 /** Raised at start-up by option and configuration validation; never reaches a client. */
 export class ConfigurationError extends Error {
-  readonly code = 'config_invalid';
+  readonly code: ConfigurationErrorCode;
+  readonly option: string | undefined;
   readonly problems: readonly string[];
 
-  constructor(problems: readonly string[] | string) {
+  constructor(problems: readonly string[] | string, options: ConfigurationErrorOptions = {}) {
     const list = typeof problems === 'string' ? [problems] : problems;
-    super(list.length === 1 ? list[0] : `Invalid configuration:\n  - ${list.join('\n  - ')}`);
+    super(list.length === 1 ? list[0] : `Invalid configuration:\n  - ${list.join('\n  - ')}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConfigurationError';
+    this.code = options.code ?? 'config_invalid';
+    this.option = options.option;
     this.problems = list;
   }
 }

@@ -1,26 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
 import { parseDuration } from './duration.js';
+import { envValue } from './env-value.js';
+import { readKeys, type KeySpec } from './keys.js';
 
 /**
- * The environment schema (DESIGN.md §6), parsed and validated once at start-up. Every problem is collected and
- * reported together, so an operator fixes the whole environment in one go instead of one variable per restart.
+ * The environment schema (docs/architecture.md), parsed and validated once at start-up. Every problem is
+ * collected and reported together, so an operator fixes the whole environment in one go instead of one variable
+ * per restart. This directory is the only place that reads environment variables; the library below it takes
+ * options, and its errors name those options, not variables.
  */
 
 export type NodeEnv = 'production' | 'development' | 'test';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
-/** One signing or verification key as written in `JWT_KEYS_FILE`. */
-export interface KeySpec {
-  kid: string;
-  alg: string;
-  /** HMAC secret, base64url or base64 encoded. */
-  secret?: string;
-  /** PEM private key: this key can sign. */
-  privateKey?: string;
-  /** PEM public key: verification only (a retired or foreign key). */
-  publicKey?: string;
-}
+export type { KeySpec } from './keys.js';
+/** Kept while src/index.ts exports it from here; the rule itself is the library's (session/hmac-secret). */
+export { secretWeakness } from '../session/hmac-secret.js';
 
 export interface Config {
   nodeEnv: NodeEnv;
@@ -61,6 +56,7 @@ export interface Config {
   alertWebhookUrl: string | undefined;
 }
 
+/** Every environment variable that has a default, as text the parsers below read: the one table of them. */
 export const DEFAULTS = {
   PORT: '3000',
   HOST: '127.0.0.1',
@@ -87,24 +83,12 @@ export const DEFAULTS = {
 const MAX_CLOCK_TOLERANCE_SEC = 60;
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const NODE_ENVS: readonly NodeEnv[] = ['production', 'development', 'test'];
-const WEAK_SECRET = /^(secret|changeme|change-me|password|jwt|test|example|default)/i;
-/** HS256 needs a key at least as long as its hash output (RFC 7518 §3.2): 32 bytes. */
-export const MIN_SECRET_BYTES = 32;
-
-/** Why a secret is too weak to sign tokens with, or undefined when it is acceptable. */
-export function secretWeakness(secret: string): string | undefined {
-  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) return `is shorter than ${MIN_SECRET_BYTES} bytes`;
-  if (new Set(secret).size < 10) return 'has fewer than 10 distinct characters';
-  if (WEAK_SECRET.test(secret)) return 'looks like a placeholder';
-  return undefined;
-}
+/** Lowercase letters, digits, - and _, not starting with - or _: what Elasticsearch allows at an index's start. */
+export const INDEX_PREFIX = /^[a-z0-9][a-z0-9_-]*$/;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const get = (name: string, fallback?: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value.trim() === '' ? fallback : value.trim();
-  };
+  const get = (name: string, fallback?: string): string | undefined => envValue(env, name, fallback);
   const duration = (name: keyof typeof DEFAULTS & string, allowZero = false): number => {
     const text = get(name, DEFAULTS[name])!;
     const ms = parseDuration(text);
@@ -149,7 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = get('LOG_LEVEL', DEFAULTS.LOG_LEVEL) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
 
-  const { keys, activeKid } = readKeys(get('JWT_SECRET'), get('JWT_KEYS_FILE'), problems);
+  const { keys, activeKid } = readKeys(env, problems);
   const ephemeral = keys.length === 0;
   if (ephemeral && nodeEnv === 'production') {
     problems.push('JWT_SECRET or JWT_KEYS_FILE is required when NODE_ENV=production (ephemeral keys would log everyone out on restart and differ between instances)');
@@ -176,7 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (usersFile === undefined && nodeEnv === 'production') problems.push('AUTH_USERS_FILE is required when NODE_ENV=production');
 
   const indexPrefix = get('ES_INDEX_PREFIX', DEFAULTS.ES_INDEX_PREFIX)!;
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
+  if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
 
   const config: Config = {
     nodeEnv,
@@ -219,31 +203,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (problems.length > 0) throw new ConfigurationError(problems);
   return config;
-}
-
-function readKeys(secret: string | undefined, keysFile: string | undefined, problems: string[]): { keys: KeySpec[]; activeKid: string | undefined } {
-  if (secret !== undefined && keysFile !== undefined) {
-    problems.push('set JWT_SECRET or JWT_KEYS_FILE, not both');
-    return { keys: [], activeKid: undefined };
-  }
-  if (secret !== undefined) {
-    const weakness = secretWeakness(secret);
-    // The secret itself never appears in the message: only what is wrong with it.
-    if (weakness) problems.push(`JWT_SECRET ${weakness}; generate one with: openssl rand -base64 48`);
-    return { keys: [{ kid: 'env', alg: 'HS256', secret: Buffer.from(secret).toString('base64url') }], activeKid: 'env' };
-  }
-  if (keysFile === undefined) return { keys: [], activeKid: undefined };
-  try {
-    const parsed = JSON.parse(readFileSync(keysFile, 'utf8')) as { active?: unknown; keys?: unknown };
-    if (!Array.isArray(parsed.keys) || parsed.keys.length === 0) throw new Error('it must hold {"active": kid, "keys": [...]}');
-    const active = typeof parsed.active === 'string' ? parsed.active : undefined;
-    return { keys: parsed.keys as KeySpec[], activeKid: active };
-  } catch (error) {
-    // Never the parser's message: Node quotes the start of the file in it, which may be a secret.
-    const why = error instanceof SyntaxError ? 'it is not valid JSON' : (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    problems.push(`JWT_KEYS_FILE ${keysFile} cannot be read: ${why}`);
-    return { keys: [], activeKid: undefined };
-  }
 }
 
 /** Strips credentials from a URL before it goes into a message. */

@@ -1,5 +1,5 @@
 /**
- * `koa-sentinel kibana import`: sends an .ndjson of saved objects to Kibana's saved objects import API
+ * What `koa-sentinel kibana import` does: sends an .ndjson of saved objects to Kibana's saved objects import API
  * (`POST [/s/<space>]/api/saved_objects/_import`, multipart field `file`, header `kbn-xsrf`) and reads the answer,
  * which is HTTP 200 even when objects failed: `success`, `successCount` and `errors[]` say what happened.
  *
@@ -15,38 +15,28 @@ import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 
-/** Stable codes, each with the exit code the CLI returns for it. */
+/** Stable codes of KibanaError, each with what it means. */
 export const KIBANA_ERRORS = {
-  // Kibana could not be reached: DNS, refused connection, TLS, timeout.
-  kibana_unreachable: { exitCode: 2 },
-  // Kibana answers 503: still starting, or its Elasticsearch is down.
-  kibana_unavailable: { exitCode: 2 },
-  // 401: the API key or user/password was refused.
-  kibana_auth: { exitCode: 2 },
-  // 403: authenticated, but not allowed to import saved objects in this space.
-  kibana_forbidden: { exitCode: 2 },
-  // 404 on the space's URL: no such space.
-  kibana_space: { exitCode: 2 },
-  // Kibana is older than 8.9.
-  kibana_version: { exitCode: 2 },
-  // The address does not answer as Kibana does (a wrong port, Elasticsearch's address, a missing base path).
-  kibana_url: { exitCode: 2 },
-  // Kibana refused the upload as a whole (400, 413, 422, 5xx): the file, not the connection.
-  kibana_rejected: { exitCode: 1 },
+  kibana_unreachable: 'Kibana could not be reached: DNS, refused connection, TLS, timeout.',
+  kibana_unavailable: 'Kibana answers 503: still starting, or its Elasticsearch is down.',
+  kibana_auth: 'Kibana refused the API key or the user and password (401).',
+  kibana_forbidden: 'Authenticated, but not allowed to import saved objects in this space (403).',
+  kibana_space: 'No such space (404 on the space\'s URL).',
+  kibana_version: 'Kibana is older than 8.9.',
+  kibana_url: 'The address does not answer as Kibana does (a wrong port, Elasticsearch\'s address, a missing base path).',
+  kibana_rejected: 'Kibana refused the upload as a whole (400, 413, 422, 5xx): the file, not the connection.',
 } as const;
 
 export type KibanaErrorCode = keyof typeof KIBANA_ERRORS;
 
 export class KibanaError extends Error {
   readonly code: KibanaErrorCode;
-  readonly exitCode: number;
   readonly status: number | undefined;
 
   constructor(code: KibanaErrorCode, message: string, options: { cause?: unknown; status?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = 'KibanaError';
     this.code = code;
-    this.exitCode = KIBANA_ERRORS[code].exitCode;
     this.status = options.status;
   }
 }
@@ -91,6 +81,10 @@ export interface KibanaImportError {
 
 export interface KibanaImportResult {
   kibanaVersion: string | undefined;
+  /** Kibana's base URL with its base path, without a trailing slash: where the objects went, for messages. */
+  kibanaUrl: string;
+  /** The space's URL: `kibanaUrl` for the default space, else `kibanaUrl/s/<space>`; dashboards live under it. */
+  spaceUrl: string;
   success: boolean;
   successCount: number;
   errors: KibanaImportError[];
@@ -113,7 +107,7 @@ export function parseKibanaUrl(url: string): URL {
     throw new ConfigurationError(`--url must be an http or https URL (got "${url.replace(/\/\/[^/@]*@/, '//***@')}").`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigurationError(`--url must be an http or https URL (got "${parsed.protocol}").`);
-  if (parsed.username || parsed.password) throw new ConfigurationError('Do not put credentials in --url: use --api-key, or --user and --password (or KIBANA_API_KEY, KIBANA_USERNAME, KIBANA_PASSWORD).');
+  if (parsed.username || parsed.password) throw new ConfigurationError('Do not put credentials in --url: use --api-key, or --user and --password.');
   if (parsed.search || parsed.hash) throw new ConfigurationError('--url must be Kibana\'s base URL, without a query or fragment.');
   return parsed;
 }
@@ -271,6 +265,8 @@ export async function importSavedObjects(options: KibanaImportOptions): Promise<
   if (typeof body.success !== 'boolean') throw new KibanaError('kibana_rejected', `Kibana at ${where} answered the import without "success": is --url Kibana's address?`);
   return {
     kibanaVersion: version,
+    kibanaUrl: where,
+    spaceUrl: `${where}${spacePath(options.space)}`,
     success: body.success,
     successCount: typeof body.successCount === 'number' ? body.successCount : 0,
     errors: Array.isArray(body.errors) ? body.errors : [],

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
+import { BASE64URL_PREFIX, HMAC_MIN_BYTES, hmacSecretBytes, isHmacAlgorithm } from './hmac-secret.js';
 
 /**
  * The key ring: one active signing key and any number of verification-only keys, each with a `kid`.
@@ -30,14 +31,27 @@ export interface KeyRing {
 export interface KeyInput {
   kid: string;
   alg: string;
-  /** HMAC secret: raw bytes, or base64url/base64 text. */
-  secret?: Buffer | string;
+  /**
+   * HMAC secret. A string is its UTF-8 bytes as written (the same value as `JWT_SECRET` gives the same key);
+   * `'base64url:<text>'` is the bytes the text decodes to (what `koa-sentinel keys generate` writes); a Buffer
+   * or Uint8Array is the bytes. It must be at least 32, 48 or 64 bytes for HS256, HS384, HS512 (RFC 7518 §3.2)
+   * and not guessable (a placeholder word, fewer than 10 distinct characters): else createKeyRing throws a
+   * ConfigurationError with code config_secret_short, config_secret_weak or config_secret_encoding.
+   */
+  secret?: Uint8Array | string;
   privateKey?: string | KeyObject;
   publicKey?: string | KeyObject;
 }
 
-/** The minimum HMAC key size is the hash output size (RFC 7518 §3.2). */
-const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
+/** A key as JSON can hold it: what `koa-sentinel keys generate` prints and JWT_KEYS_FILE lists. */
+export interface GeneratedKey extends KeyInput {
+  alg: SigningAlgorithm;
+  /** `base64url:<text>` of random bytes, for HS256, HS384 and HS512. */
+  secret?: string;
+  privateKey?: string;
+  publicKey?: string;
+}
+
 /** What asymmetric key type each algorithm must have; ES256 also needs the P-256 curve. */
 const ASYMMETRIC_TYPE: Record<string, string> = { RS256: 'rsa', PS256: 'rsa', ES256: 'ec', EdDSA: 'ed25519' };
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -66,9 +80,12 @@ export function createEphemeralKeyRing(): KeyRing {
   return createKeyRing([{ kid: `ephemeral-${randomBytes(4).toString('hex')}`, alg: 'HS256', secret: randomBytes(32) }]);
 }
 
-/** Generates a key of the given algorithm, for `koa-sentinel keys generate` and tests. */
-export function generateKey(alg: SigningAlgorithm, kid: string): KeyInput & { secret?: string; privateKey?: string; publicKey?: string } {
-  if (alg.startsWith('HS')) return { kid, alg, secret: randomBytes(HMAC_MIN_BYTES[alg]!).toString('base64url') };
+/**
+ * Generates a key of the given algorithm, for `koa-sentinel keys generate` and tests. An HMAC secret is random
+ * bytes written as `base64url:<text>`, so the JSON holds it and the ring reads it back as those bytes.
+ */
+export function generateKey(alg: SigningAlgorithm, kid: string): GeneratedKey {
+  if (isHmacAlgorithm(alg)) return { kid, alg, secret: `${BASE64URL_PREFIX}${randomBytes(HMAC_MIN_BYTES[alg]).toString('base64url')}` };
   const pair = alg === 'EdDSA'
     ? generateKeyPairSync('ed25519')
     : alg === 'ES256'
@@ -87,13 +104,9 @@ function toRingKey(input: KeyInput): RingKey {
   if (typeof kid !== 'string' || !KID.test(kid)) {
     throw new ConfigurationError(`Key id ${JSON.stringify(kid)} must be 1-64 characters of letters, digits, ".", "_" or "-".`);
   }
-  if (Object.hasOwn(HMAC_MIN_BYTES, alg)) {
-    if (input.secret === undefined) throw new ConfigurationError(`Key "${kid}" (${alg}) needs a secret.`);
-    const bytes = typeof input.secret === 'string' ? decodeSecret(input.secret) : input.secret;
-    if (bytes.length < HMAC_MIN_BYTES[alg]!) {
-      throw new ConfigurationError(`Key "${kid}" (${alg}) needs a secret of at least ${HMAC_MIN_BYTES[alg]} bytes; it has ${bytes.length}.`);
-    }
-    const secret = createSecretKey(bytes);
+  if (isHmacAlgorithm(alg)) {
+    if (input.secret === undefined) throw new ConfigurationError(`Key "${kid}" (${alg}) needs a secret.`, { option: 'secret' });
+    const secret = createSecretKey(hmacSecretBytes(input.secret, alg, `Key "${kid}" (${alg})`));
     return { kid, alg: alg as SigningAlgorithm, verifyKey: secret, signKey: secret };
   }
   const expectedType = Object.hasOwn(ASYMMETRIC_TYPE, alg) ? ASYMMETRIC_TYPE[alg] : undefined;
@@ -120,11 +133,6 @@ function toRingKey(input: KeyInput): RingKey {
     throw new ConfigurationError(`Key "${kid}" (${alg}) must be at least 2048 bits.`);
   }
   return { kid, alg: alg as SigningAlgorithm, verifyKey, signKey };
-}
-
-function decodeSecret(text: string): Buffer {
-  // base64url and base64 both decode with 'base64url' in Node (it accepts + and / too).
-  return Buffer.from(text, 'base64url');
 }
 
 function asPrivate(key: string | KeyObject): KeyObject {

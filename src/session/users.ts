@@ -5,8 +5,8 @@ import { DEFAULT_SCRYPT, hashPassword, parsePasswordHash, type ParsedHash } from
 
 /**
  * Where users come from. The login handler needs only `find`; plug in a database by implementing it. The
- * built-in directory reads `AUTH_USERS_FILE`, a JSON file of PHC password hashes, and re-reads it when it
- * changes, so `koa-sentinel users add` takes effect without a restart.
+ * built-in directory reads a users file, JSON with PHC password hashes, and re-reads it when it changes, so
+ * `koa-sentinel users add` takes effect without a restart.
  */
 
 export interface UserRecord {
@@ -76,12 +76,12 @@ function load(path: string): Map<string, UserRecord> {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as UsersFile;
   } catch (error) {
-    throw new ConfigurationError(`AUTH_USERS_FILE ${path} cannot be read: ${(error as Error).message}`);
+    throw new ConfigurationError(`The users file ${path} cannot be read: ${(error as Error).message}`);
   }
-  if (!parsed || !Array.isArray(parsed.users)) throw new ConfigurationError(`AUTH_USERS_FILE ${path} must hold {"users": [...]}.`);
+  if (!parsed || !Array.isArray(parsed.users)) throw new ConfigurationError(`The users file ${path} must hold {"users": [...]}.`);
   const byName = new Map<string, UserRecord>();
   for (const [index, user] of parsed.users.entries()) {
-    const where = `AUTH_USERS_FILE ${path}, users[${index}]`;
+    const where = `The users file ${path}, users[${index}]`;
     const name = normalizeUsername(user?.name);
     if (!name) throw new ConfigurationError(`${where}: the name is missing or not allowed.`);
     if (!parsePasswordHash(user.passwordHash)) throw new ConfigurationError(`${where} (${name}): passwordHash is not a $scrypt$ PHC string.`);

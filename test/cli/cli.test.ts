@@ -133,6 +133,22 @@ describe('koa-sentinel CLI', () => {
       assert.equal(createKeyRing(config.jwt.keys, config.jwt.activeKid).active.alg, 'EdDSA');
     });
 
+    it('writes an HMAC secret as base64url:, which JWT_KEYS_FILE and createKeyRing read as the random bytes', async () => {
+      const result = await runCli(['keys', 'generate', '--alg', 'HS256', '--kid', 'hs-test']);
+      assert.equal(result.code, 0, result.stderr);
+      const printed = JSON.parse(result.stdout) as { active: string; keys: Array<{ kid: string; alg: string; secret: string }> };
+      const [key] = printed.keys;
+      assert.match(key!.secret, /^base64url:[A-Za-z0-9_-]{43}$/);
+      const bytes = Buffer.from(key!.secret.slice('base64url:'.length), 'base64url');
+      assert.equal(bytes.length, 32);
+
+      const file = join(dir, 'hs-keys.json');
+      writeFileSync(file, result.stdout, { mode: 0o600 });
+      const config = loadConfig({ JWT_KEYS_FILE: file });
+      assert.deepEqual(createKeyRing(config.jwt.keys, config.jwt.activeKid).active.signKey.export(), bytes);
+      assert.deepEqual(createKeyRing(printed.keys, printed.active).active.signKey.export(), bytes);
+    });
+
     it('names the key after the algorithm and the date by default, and refuses an unknown algorithm', async () => {
       const result = await runCli(['keys', 'generate']);
       assert.equal(result.code, 0, result.stderr);

@@ -4,25 +4,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig, MIN_SECRET_BYTES, secretWeakness } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/env.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { HMAC_MIN_BYTES, secretWeakness } from '../../src/session/hmac-secret.js';
 import { createKeyRing, generateKey } from '../../src/session/key-ring.js';
+import { configurationError } from '../support/configuration-error.js';
 
 const STRONG_SECRET = randomBytes(48).toString('base64');
 const PRODUCTION = { NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/koa-sentinel/users.json', JWT_SECRET: STRONG_SECRET };
 
 /** Runs loadConfig expecting a ConfigurationError; returns it for further checks. */
-function refuse(env: NodeJS.ProcessEnv): ConfigurationError {
-  let caught: unknown;
-  try {
-    loadConfig(env);
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigurationError, `expected a ConfigurationError, got ${String(caught)}`);
-  assert.equal(caught.code, 'config_invalid');
-  return caught;
-}
+const refuse = (env: NodeJS.ProcessEnv): ConfigurationError => configurationError(() => loadConfig(env));
 
 /** Everything an operator could see of an error: message, stack, the problem list. */
 function allTextOf(error: ConfigurationError): string {
@@ -167,16 +159,31 @@ describe('loadConfig', () => {
     });
 
     it('accepts a strong secret as one HS256 key', () => {
-      assert.ok(Buffer.byteLength(STRONG_SECRET) >= MIN_SECRET_BYTES);
+      assert.ok(Buffer.byteLength(STRONG_SECRET) >= HMAC_MIN_BYTES.HS256);
       assert.equal(secretWeakness(STRONG_SECRET), undefined);
       const config = loadConfig(PRODUCTION);
       assert.equal(config.nodeEnv, 'production');
       assert.equal(config.jwt.ephemeral, false);
       assert.equal(config.jwt.activeKid, 'env');
-      assert.deepEqual(config.jwt.keys, [{ kid: 'env', alg: 'HS256', secret: Buffer.from(STRONG_SECRET).toString('base64url') }]);
-      // The key spec makes a usable key ring whose secret is the variable's bytes.
+      // The secret as written: createKeyRing gives a string the same meaning (its UTF-8 bytes).
+      assert.deepEqual(config.jwt.keys, [{ kid: 'env', alg: 'HS256', secret: STRONG_SECRET }]);
       const ring = createKeyRing(config.jwt.keys);
       assert.deepEqual(ring.active.signKey.export(), Buffer.from(STRONG_SECRET));
+    });
+
+    it('takes JWT_SECRET as written, surrounding white space included, as an application reading it would', () => {
+      const padded = ` ${STRONG_SECRET}\t`;
+      const ring = createKeyRing(loadConfig({ JWT_SECRET: padded }).jwt.keys);
+      assert.deepEqual(ring.active.signKey.export(), Buffer.from(padded));
+    });
+
+    it('reads a base64url: JWT_SECRET as the bytes it encodes, and refuses one that is not base64url', () => {
+      const bytes = randomBytes(32);
+      const ring = createKeyRing(loadConfig({ JWT_SECRET: `base64url:${bytes.toString('base64url')}` }).jwt.keys);
+      assert.deepEqual(ring.active.signKey.export(), bytes);
+      // 43 characters of text, but only 24 bytes of key: too short for HS256.
+      assert.match(refuse({ JWT_SECRET: `base64url:${randomBytes(24).toString('base64url')}` }).message, /^JWT_SECRET is shorter than 32 bytes/);
+      assert.match(refuse({ JWT_SECRET: `base64url:${'%'.repeat(50)}` }).message, /^JWT_SECRET is not valid base64url/);
     });
 
     it('refuses production without AUTH_USERS_FILE', () => {
@@ -204,6 +211,19 @@ describe('loadConfig', () => {
       const ring = createKeyRing(config.jwt.keys, config.jwt.activeKid);
       assert.equal(ring.active.alg, 'EdDSA');
       assert.deepEqual(ring.kids, ['ed-2030', 'hs-2029']);
+    });
+
+    it('checks each key as createKeyRing does, naming the variable and never quoting a secret', () => {
+      const file = join(dir, 'weak-keys.json');
+      const weak = 'changeme-changeme-changeme-changeme-0123456789';
+      writeFileSync(file, JSON.stringify({ active: 'hs', keys: [{ kid: 'hs', alg: 'HS256', secret: weak }] }), { mode: 0o600 });
+      const error = refuse({ JWT_KEYS_FILE: file });
+      assert.match(error.message, /^JWT_KEYS_FILE .*weak-keys\.json: Key "hs" \(HS256\) has a secret that looks like a placeholder\.$/);
+      assert.ok(!allTextOf(error).includes(weak));
+      writeFileSync(file, JSON.stringify({ keys: [{ kid: 'hs', alg: 'HS512', secret: `base64url:${randomBytes(48).toString('base64url')}` }] }));
+      assert.match(refuse({ JWT_KEYS_FILE: file }).message, /^JWT_KEYS_FILE .*: Key "hs" \(HS512\) needs a secret of at least 64 bytes; it has 48\.$/);
+      writeFileSync(file, JSON.stringify({ active: 'other', keys: [generateKey('EdDSA', 'ed')] }));
+      assert.match(refuse({ JWT_KEYS_FILE: file }).message, /The active key id "other" is not in the key ring/);
     });
 
     it('refuses a missing file, or one without keys', () => {
