@@ -102,7 +102,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const check = createSessionCheck({
     cache,
-    cacheable: () => o.localCacheTtlMs > 0 && listening(),
+    // Chosen once: this runs on every authenticated request.
+    cacheable: o.localCacheTtlMs === 0 ? () => false : listener ? () => listener.live : () => true,
     fetch: (sessionId, userId) => connection.run('isSessionActive', () => scripts.sentinelSessionState(keys.family(sessionId), keys.notBefore(userId))).then((reply): SessionState => {
       const [owner, revoked, notBefore] = reply as [string | null, string | null, string | null];
       return { userId: owner, revoked: revoked === '1', notBefore: Number(notBefore ?? 0) };

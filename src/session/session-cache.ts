@@ -64,8 +64,9 @@ export interface SessionCache {
   clear(): void;
   readonly size: number;
   /**
-   * True once per entry past its `refreshAt`: the caller then asks the store in the background and sets the
-   * answer, so a busy session never waits for a round trip when its entry runs out.
+   * True once per entry past its `refreshAt` at the latest peek (one clock read per hit: this is the hot path).
+   * The caller then asks the store in the background and sets the answer, so a busy session never waits for a
+   * round trip when its entry runs out.
    */
   claimRefresh(entry: CachedSession): boolean;
 }
@@ -79,11 +80,14 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
   if (typeof now !== 'function') throw new ConfigurationError('The now option must be a function.');
   const entries = new Map<string, CachedSession>();
   let epoch = 0;
+  /** When the latest peek read the clock; claimRefresh goes by it. */
+  let peekedAt = 0;
 
   const peek = (sessionId: string): CachedSession | undefined => {
     const entry = entries.get(sessionId);
     if (entry === undefined) return undefined;
-    if (entry.until <= now()) {
+    peekedAt = now();
+    if (entry.until <= peekedAt) {
       entries.delete(sessionId);
       return undefined;
     }
@@ -124,7 +128,7 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
       return entries.size;
     },
     claimRefresh(entry) {
-      if (entry.refreshing || now() < entry.refreshAt) return false;
+      if (entry.refreshing || peekedAt < entry.refreshAt) return false;
       entry.refreshing = true;
       return true;
     },

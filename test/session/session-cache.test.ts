@@ -42,10 +42,12 @@ describe('createSessionCache', () => {
     const clock = manualClock();
     const cache = createSessionCache({ ttlMs: 200, now: clock.now });
     cache.set('s', 'u', 0, cache.begin());
-    const entry = cache.peek('s')!;
     clock.set(99);
+    const entry = cache.peek('s')!;
     assert.equal(cache.claimRefresh(entry), false);
     clock.set(100);
+    assert.equal(cache.claimRefresh(entry), false, 'goes by the time of the latest peek');
+    assert.equal(cache.peek('s'), entry);
     assert.equal(cache.claimRefresh(entry), true);
     assert.equal(cache.claimRefresh(entry), false, 'already refreshing');
     // The refreshed answer is a new entry, refreshable again at half of its own life.
