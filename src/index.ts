@@ -8,8 +8,9 @@ import './session/types.js';
 export { createSentinel, type Sentinel, type SentinelOptions, type SentinelHealth, type SentinelElasticsearchOptions, type SentinelJobOptions, type SentinelHttpOptions } from './sentinel.js';
 
 // Errors and configuration
-export { ERROR_CODES, SentinelError, ConfigurationError, ElasticsearchError, isSentinelError, type ErrorCode } from './errors.js';
-export { loadConfig, secretWeakness, redactUrl, type Config, type KeySpec } from './config/env.js';
+export { ERROR_CODES, CONFIGURATION_ERROR_CODES, SentinelError, ConfigurationError, ElasticsearchError, isSentinelError, type ErrorCode, type ConfigurationErrorCode } from './errors.js';
+export { loadConfig, redactUrl, type Config, type KeySpec } from './config/env.js';
+export { loadKibanaEnv, type KibanaEnv } from './config/kibana-env.js';
 export { parseDuration, formatDuration } from './config/duration.js';
 
 // Security events
@@ -18,7 +19,8 @@ export { buildSecurityEvent, ECS_VERSION, type SecurityEvent, type SecurityEvent
 
 // Sessions
 export { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
-export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm } from './session/key-ring.js';
+export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm, type GeneratedKey } from './session/key-ring.js';
+export { secretWeakness, HMAC_MIN_BYTES, BASE64URL_PREFIX } from './session/hmac-secret.js';
 export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
 export { createMemoryStore, type SessionStore, type SessionFamily, type RotateResult } from './session/store.js';
 export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus } from './session/redis-store.js';
@@ -58,5 +60,5 @@ export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview
 export { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, JOB_DEFAULTS, type ScheduledJob, type JobHooks, type DailyReviewJobOptions, type RetentionJobOptions } from './jobs.js';
 
 // Kibana saved objects
-export { buildSavedObjects, toNdjson, parseNdjson, rewriteIndexPrefix, SHIPPED_FILE as KIBANA_OBJECTS_FILE } from './kibana/saved-objects.js';
-export { importSavedObjects, KibanaError, type KibanaImportOptions, type KibanaImportResult } from './kibana/import.js';
+export { buildSavedObjects, toNdjson, parseNdjson, rewriteIndexPrefix, isValidIndexPrefix, DEFAULT_INDEX_PREFIX, SHIPPED_FILE as KIBANA_OBJECTS_FILE } from './kibana/saved-objects.js';
+export { importSavedObjects, describeImportError, KibanaError, type KibanaImportOptions, type KibanaImportResult } from './kibana/import.js';

@@ -6,14 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildSavedObjects, ConfigurationError, importSavedObjects, KibanaError, parseDuration, parseNdjson, rewriteIndexPrefix, toNdjson } from '../index.js';
-// Not in the package entry yet (asked for): the Kibana environment loader and the helpers below.
-// eslint-disable-next-line no-restricted-imports
-import { loadKibanaEnv } from '../config/kibana-env.js';
-// eslint-disable-next-line no-restricted-imports
-import { describeImportError } from '../kibana/import.js';
-// eslint-disable-next-line no-restricted-imports
-import { DEFAULT_INDEX_PREFIX, isValidIndexPrefix } from '../kibana/saved-objects.js';
+import {
+  buildSavedObjects, ConfigurationError, DEFAULT_INDEX_PREFIX, describeImportError, importSavedObjects, isValidIndexPrefix, KibanaError,
+  loadKibanaEnv, parseDuration, parseNdjson, rewriteIndexPrefix, toNdjson,
+} from '../index.js';
 import { EXIT, type CliIo, type ExitCode } from './io.js';
 
 export const KIBANA_USAGE = `Usage:

@@ -15,7 +15,6 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 export type { KeySpec } from './keys.js';
 /** Kept while src/index.ts exports it from here; the rule itself is the library's (session/hmac-secret). */
-export { secretWeakness } from '../session/hmac-secret.js';
 
 export interface Config {
   nodeEnv: NodeEnv;

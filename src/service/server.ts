@@ -59,7 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     jobs: {
       anomalies: { cron: config.anomalyCron, notifiers },
       review: { cron: config.reviewCron },
-      retention: { cron: config.retention.cron, days: config.retention },
+      retention: { cron: config.retention.cron, days: retentionDays(config) },
     },
     session: {
       keyRing,
@@ -112,6 +112,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return closing;
   };
   return { ...sentinel, server, url, logger: sentinel.sentinel.logger, close, shipper };
+}
+
+function retentionDays({ retention }: Config): { events: number; access: number; alerts: number; deadletter: number } {
+  return { events: retention.events, access: retention.access, alerts: retention.alerts, deadletter: retention.deadletter };
 }
 
 /**

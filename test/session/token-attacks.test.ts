@@ -719,7 +719,7 @@ describe('key rotation', () => {
   const oldKey = generateKey('HS256', 'key-2024');
   const newKey = generateKey('HS256', 'key-2025');
   const servers: TestServer[] = [];
-  const secretOf = (input: { secret?: string }): Buffer => Buffer.from(input.secret!, 'base64url');
+  const secretOf = (input: { secret?: string }): Buffer => Buffer.from(input.secret!.slice('base64url:'.length), 'base64url');
 
   after(async () => {
     for (const server of servers) await server.close();

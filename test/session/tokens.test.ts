@@ -71,10 +71,10 @@ function assertRefused(fn: () => unknown, reason: string, code: 'token_invalid' 
   });
 }
 
-function assertConfigError(fn: () => unknown, message: string | RegExp): void {
+function assertConfigError(fn: () => unknown, message: string | RegExp, code = 'config_invalid'): void {
   assert.throws(fn, (error: unknown) => {
     assert.ok(error instanceof ConfigurationError, `expected a ConfigurationError, got ${String(error)}`);
-    assert.equal(error.code, 'config_invalid');
+    assert.equal(error.code, code);
     if (typeof message === 'string') assert.equal(error.message, message);
     else assert.match(error.message, message);
     assert.deepEqual(error.problems, [error.message]);
@@ -460,9 +460,9 @@ describe('createKeyRing', () => {
     assert.equal(createKeyRing([a, b], 'b').active.kid, 'b');
   });
 
-  it('accepts HMAC secrets as bytes, base64url or base64 text, and KeyObjects for asymmetric keys', () => {
+  it('accepts HMAC secrets as bytes or base64url: text, and KeyObjects for asymmetric keys', () => {
     const bytes = randomBytes(32);
-    for (const secret of [bytes, bytes.toString('base64url'), bytes.toString('base64')]) {
+    for (const secret of [bytes, `base64url:${bytes.toString('base64url')}`]) {
       const key = createKeyRing([{ kid: 'h', alg: 'HS256', secret }]).active;
       assert.deepEqual(key.verifyKey.export(), bytes);
     }
@@ -471,11 +471,12 @@ describe('createKeyRing', () => {
   });
 
   it('requires an HMAC secret at least as long as the hash output (RFC 7518 §3.2)', () => {
-    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: randomBytes(31) }]), 'Key "h" (HS256) needs a secret of at least 32 bytes; it has 31.');
-    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS384', secret: randomBytes(47) }]), 'Key "h" (HS384) needs a secret of at least 48 bytes; it has 47.');
-    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS512', secret: randomBytes(63) }]), 'Key "h" (HS512) needs a secret of at least 64 bytes; it has 63.');
-    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: 'c2hvcnQ' }]), 'Key "h" (HS256) needs a secret of at least 32 bytes; it has 5.');
-    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: '' }]), /needs a secret of at least 32 bytes; it has 0\.$/);
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: randomBytes(31) }]), 'Key "h" (HS256) needs a secret of at least 32 bytes; it has 31.', 'config_secret_short');
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS384', secret: randomBytes(47) }]), 'Key "h" (HS384) needs a secret of at least 48 bytes; it has 47.', 'config_secret_short');
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS512', secret: randomBytes(63) }]), 'Key "h" (HS512) needs a secret of at least 64 bytes; it has 63.', 'config_secret_short');
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: 'c2hvcnQ' }]), 'Key "h" (HS256) needs a secret of at least 32 bytes; it has 7.', 'config_secret_short');
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: 'base64url:c2hvcnQ' }]), 'Key "h" (HS256) needs a secret of at least 32 bytes; it has 5.', 'config_secret_short');
+    assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256', secret: '' }]), /needs a secret of at least 32 bytes; it has 0\.$/, 'config_secret_short');
     assertConfigError(() => createKeyRing([{ kid: 'h', alg: 'HS256' }]), 'Key "h" (HS256) needs a secret.');
     assert.ok(createKeyRing([{ kid: 'h', alg: 'HS512', secret: randomBytes(64) }]));
   });
@@ -556,7 +557,7 @@ describe('createKeyRing', () => {
       const ring = createKeyRing([key]);
       assert.equal(ring.active.alg, alg);
       assert.ok(ring.active.signKey);
-      if (alg === 'HS256' || alg === 'HS384' || alg === 'HS512') assert.equal(Buffer.from(key.secret!, 'base64url').length, Number(alg.slice(2)) / 8);
+      if (alg === 'HS256' || alg === 'HS384' || alg === 'HS512') assert.equal(Buffer.from(key.secret!.slice('base64url:'.length), 'base64url').length, Number(alg.slice(2)) / 8);
       else assert.match(key.privateKey!, /^-----BEGIN PRIVATE KEY-----/);
     }
   });
