@@ -1,7 +1,7 @@
 // The public library surface: re-exports only (docs/architecture.md#layers). Everything the reference server and the
 // CLI use comes from here; they are worked examples of composing it.
 // ctx.request.body is typed by koa-bodyparser's declarations (jsonBody() fills it): users get them with ours.
-/// <reference types="koa-bodyparser" />
+/// <reference types="koa-bodyparser" preserve="true" />
 import './session/types.js';
 
 // The whole stack from one options object
