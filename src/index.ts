@@ -23,7 +23,7 @@ export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type 
 export { secretWeakness, HMAC_MIN_BYTES, BASE64URL_PREFIX } from './session/hmac-secret.js';
 export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
 export { createMemoryStore, type SessionStore, type SessionFamily, type RotateResult } from './session/store.js';
-export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus } from './session/redis-store.js';
+export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus, type StoreClock } from './session/redis-store.js';
 export { createLoginThrottle, DEFAULT_THROTTLE_POLICIES, type ThrottlePolicy, type ThrottleScope } from './session/login-throttle.js';
 export { hashPassword, verifyPassword, parsePasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './session/passwords.js';
 export { createFileUserDirectory, createMemoryUserDirectory, addUserToFile, normalizeUsername, type UserDirectory, type UserRecord } from './session/users.js';
