@@ -3,8 +3,8 @@ import { ECS_VERSION } from '../events/security-event.js';
 import { SEVERITY_SCORE, type Finding, type Rule, type Window } from './rules/types.js';
 
 /**
- * Alerts as ECS documents (`event.kind: alert`) in `<prefix>-alerts-*` (DESIGN.md §5). The `_id` is a hash of the
- * rule, the entity and the evaluation window's end (or of the triggering event, for one-event rules): two
+ * Alerts as ECS documents (`event.kind: alert`) in `<prefix>-alerts-*` (docs/architecture.md). The `_id` is a
+ * hash of the rule, the entity and the evaluation window's end (or of the triggering event, for one-event rules): two
  * runners, or a re-run over the same window, write the same id, and `create` refuses the second.
  */
 

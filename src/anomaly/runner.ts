@@ -1,4 +1,4 @@
-import type { ElasticClient } from '../elastic/client.js';
+import { isResponseError, type ElasticClient, type SortValue } from '../elastic/client.js';
 import { ConfigurationError } from '../errors.js';
 import { dailyIndex } from '../elastic/templates.js';
 import { buildAlert, type AlertDocument } from './alerts.js';
@@ -7,7 +7,7 @@ import { RULES } from './rules/index.js';
 import type { Finding, Rule, Window } from './rules/types.js';
 
 /**
- * Runs the rules over the security events on a fixed grid of windows (DESIGN.md §5):
+ * Runs the rules over the security events on a fixed grid of windows (docs/architecture.md):
  *
  * - Window ends are multiples of `stepMs` (5 min), each rule looking back its own `windowMs`, so windows
  *   overlap: a burst that straddles one window's edge is whole in the next, and late events are still found.
@@ -71,6 +71,11 @@ export interface RunResult {
 const MINUTE = 60_000;
 const DEFAULTS = { stepMs: 5 * MINUTE, delayMs: MINUTE, maxCatchUpMs: 24 * 60 * MINUTE, realertMs: 60 * MINUTE, requestTimeoutMs: 30_000 };
 const STATE_ID = 'runner';
+/** A shard starts within a second; ten tries, 100 ms longer apart each time, wait up to 4.5 s for it. */
+const SHARD_START_ATTEMPTS = 10;
+
+const shardStarting = (error: unknown): boolean =>
+  isResponseError(error) && (error.body as { error?: { type?: string } } | undefined)?.error?.type === 'no_shard_available_action_exception';
 
 export interface AnomalyRunner {
   run(options?: RunOptions): Promise<RunResult>;
@@ -108,7 +113,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
   async function msearch(searches: Array<{ index: string; body: Record<string, unknown> }>): Promise<unknown[]> {
     if (searches.length === 0) return [];
     const operations = searches.flatMap((s) => [{ index: s.index, ignore_unavailable: true, allow_no_indices: true }, s.body]);
-    const response = await client.msearch({ searches: operations as never }, requestOptions);
+    const response = await client.msearch({ searches: operations }, requestOptions);
     return response.responses.map((r) => {
       if ('error' in r) throw new Error(`Search failed: ${JSON.stringify(r.error).slice(0, 500)}`);
       return r;
@@ -118,13 +123,20 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
   const windowFor = (rule: Rule, end: number): Window => ({ start: new Date(end - (params.get(rule.id)!.windowMs ?? rule.defaults.windowMs)), end: new Date(end) });
 
   async function readCheckpoint(): Promise<number | undefined> {
-    try {
-      const doc = await client.get({ index: stateIndex, id: STATE_ID }, requestOptions);
-      const value = (doc._source as { last_checked?: string } | undefined)?.last_checked;
-      return value ? Date.parse(value) : undefined;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-      throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const doc = await client.get({ index: stateIndex, id: STATE_ID }, requestOptions);
+        const value = (doc._source as { last_checked?: string } | undefined)?.last_checked;
+        return value ? Date.parse(value) : undefined;
+      } catch (error) {
+        if (isResponseError(error) && error.statusCode === 404) return undefined;
+        // Another runner has just created the state index (its first checkpoint) and the shard is still starting.
+        if (attempt < SHARD_START_ATTEMPTS && shardStarting(error)) {
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          continue;
+        }
+        throw error;
+      }
     }
   }
 
@@ -138,14 +150,14 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
   /** Every window end alerted per rule and entity since `sinceMs`: the memory of suppression. */
   async function recentAlerts(sinceMs: number): Promise<Map<string, number[]>> {
     const latest = new Map<string, number[]>();
-    let after: unknown[] | undefined;
+    let after: SortValue[] | undefined;
     for (;;) {
       const response = await client.search({
         index: alertsIndex, ignore_unavailable: true, allow_no_indices: true, size: 1000,
         query: { bool: { filter: [{ term: { 'event.kind': 'alert' } }, { range: { 'sentinel.alert.window_end': { gte: new Date(sinceMs).toISOString() } } }] } },
         sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
         _source: ['rule.id', 'sentinel.alert.entity', 'sentinel.alert.entity_type', 'sentinel.alert.window_end'],
-        ...(after ? { search_after: after as never } : {}),
+        ...(after ? { search_after: after } : {}),
       }, requestOptions);
       for (const hit of response.hits.hits) {
         const s = hit._source as { rule: { id: string }; sentinel: { alert: { entity: string; entity_type: string; window_end: string } } };

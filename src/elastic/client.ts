@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { ConfigurationError, ElasticsearchError } from '../errors.js';
+import type { ElasticClient } from './client-types.js';
 
-/**
- * What koa-sentinel calls on an Elasticsearch client. Structural, so an @elastic/elasticsearch 8.19 client and a 9.x
- * client both fit: bring your own, or let createElasticClient make one. (Refined into an interface of the calls.)
- */
-export type ElasticClient = Client;
+export type * from './client-types.js';
 
 /**
  * Error tests by shape, not `instanceof`: a client the user brings comes from their own copy of the package (8.x or
@@ -33,23 +30,30 @@ export interface ElasticConnectionOptions {
 }
 
 /**
- * The client, configured once. Retries are ours (the shipper's backoff, the runner's catch-up), so the client's
- * own are off: a request either answers or fails fast.
+ * A client of the installed @elastic/elasticsearch, configured once. Retries are ours (the shipper's backoff, the
+ * runner's catch-up), so the client's own are off: a request either answers or fails fast. The whole `Client` is
+ * returned, not only the ElasticClient part, so callers can use it for their own requests too.
+ *
+ * The client major must not be newer than the server's: an 8.19 client talks to 8.x and 9.x servers, a 9.x client
+ * sends `compatible-with=9` headers that an 8.x server refuses.
+ *
+ * Library code: errors name the options. The CLI and the server map environment variables to these options and
+ * speak of the variables in their own messages.
  */
-export function createElasticClient(options: ElasticConnectionOptions): ElasticClient {
-  if (!options.url) throw new ConfigurationError('ELASTICSEARCH_URL is required.');
+export function createElasticClient(options: ElasticConnectionOptions): Client {
+  if (!options.url) throw new ConfigurationError('options.url is required.');
   if (options.apiKey && (options.username || options.password)) {
-    throw new ConfigurationError('Give ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both.');
+    throw new ConfigurationError('Give options.apiKey or options.username/options.password, not both.');
   }
   if (Boolean(options.username) !== Boolean(options.password)) {
-    throw new ConfigurationError('ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together.');
+    throw new ConfigurationError('options.username and options.password go together.');
   }
   let ca: string | undefined;
   if (options.caCertFile) {
     try {
       ca = readFileSync(options.caCertFile, 'utf8');
     } catch (error) {
-      throw new ConfigurationError(`ELASTICSEARCH_CA_CERT ${options.caCertFile} cannot be read: ${(error as Error).message}`);
+      throw new ConfigurationError(`options.caCertFile ${options.caCertFile} cannot be read: ${(error as Error).message}`);
     }
   }
   return new Client({
@@ -62,19 +66,36 @@ export function createElasticClient(options: ElasticConnectionOptions): ElasticC
   });
 }
 
+/**
+ * What to tell an operator after a 401 or a connection failure. The library speaks of its options; the CLI and the
+ * server, which read environment variables, pass hints that name them.
+ */
+export interface ElasticErrorHints {
+  /** After "refused the credentials (401):". */
+  credentials?: string;
+  /** After "Cannot reach Elasticsearch: <reason>.". */
+  unreachable?: string;
+}
+
+const DEFAULT_HINTS: Required<ElasticErrorHints> = {
+  credentials: 'check the API key, or the username and password, the client was given.',
+  unreachable: 'Is it running, and is the URL right?',
+};
+
 /** Maps the client's errors to an ElasticsearchError an operator can act on. */
-export function describeElasticError(error: unknown, url?: string): ElasticsearchError {
+export function describeElasticError(error: unknown, url?: string, hints: ElasticErrorHints = {}): ElasticsearchError {
   if (error instanceof ElasticsearchError) return error;
+  const hint = { ...DEFAULT_HINTS, ...hints };
   const where = url ? ` at ${url.replace(/\/\/[^/@]*@/, '//***@')}` : '';
   if (isResponseError(error)) {
     const status = error.statusCode ?? 0;
-    if (status === 401) return new ElasticsearchError('es_auth', `Elasticsearch${where} refused the credentials (401): check ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD.`, { cause: error });
+    if (status === 401) return new ElasticsearchError('es_auth', `Elasticsearch${where} refused the credentials (401): ${hint.credentials}`, { cause: error });
     if (status === 403) return new ElasticsearchError('es_forbidden', `Elasticsearch${where} authenticated us but refused the operation (403): the user or API key needs the manage_index_templates cluster privilege and write/read/delete on the sentinel-* indices.`, { cause: error });
     const type = (error.body as { error?: { type?: string } } | undefined)?.error?.type;
     return new ElasticsearchError('es_request', `Elasticsearch${where} answered ${status}${type ? ` (${type})` : ''}.`, { cause: error });
   }
   if (isConnectionFailure(error)) {
-    return new ElasticsearchError('es_unreachable', `Cannot reach Elasticsearch${where}: ${error.message}. Is it running, and is ELASTICSEARCH_URL right?`, { cause: error });
+    return new ElasticsearchError('es_unreachable', `Cannot reach Elasticsearch${where}: ${error.message}. ${hint.unreachable}`, { cause: error });
   }
   return new ElasticsearchError('es_request', `Elasticsearch${where} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
@@ -82,7 +103,7 @@ export function describeElasticError(error: unknown, url?: string): Elasticsearc
 /** The server's version, from the node info API (the minimal distribution has no `GET /`). */
 export async function serverVersion(client: ElasticClient): Promise<string> {
   const info = await client.nodes.info({ node_id: '_local', filter_path: 'nodes.*.version' });
-  const version = Object.values((info as { nodes?: Record<string, { version?: string }> }).nodes ?? {})[0]?.version;
+  const version = Object.values(info.nodes ?? {})[0]?.version;
   if (!version) throw new ElasticsearchError('es_request', 'Elasticsearch did not report its version.');
   return version;
 }

@@ -1,5 +1,7 @@
+import type { PutComponentTemplateRequest, PutIndexTemplateRequest } from './client-types.js';
+
 /**
- * Index templates for the three document families and the dead letter (DESIGN.md §4). Core field types only
+ * Index templates for the three document families and the dead letter (docs/architecture.md). Core field types only
  * (keyword, text, ip, date, long, float, boolean, object), so the minimal Elasticsearch distribution takes them.
  * `dynamic: strict` at the root: a surprise field is a bug that must show up (as a dead letter), not a mapping
  * that grows by itself. Our own `sentinel.*` namespace is `dynamic: false`: kept in _source, not indexed.
@@ -83,8 +85,8 @@ const DEADLETTER_PROPERTIES: Mapping = {
 const SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-1', refresh_interval: '1s' };
 
 export interface TemplateSet {
-  components: Array<{ name: string; body: Record<string, unknown> }>;
-  indexTemplates: Array<{ name: string; body: Record<string, unknown> }>;
+  components: Array<{ name: string; body: Omit<PutComponentTemplateRequest, 'name'> }>;
+  indexTemplates: Array<{ name: string; body: Omit<PutIndexTemplateRequest, 'name'> }>;
 }
 
 /** Daily index name for a family and an instant: `<prefix>-<family>-YYYY.MM.DD` (UTC). */

@@ -95,6 +95,7 @@ describe('koa-sentinel anomalies', () => {
     assert.ok(out.windows >= 11);
   });
 
+  // The library's own hint is neutral ("is the URL right?"); the CLI, which reads ELASTICSEARCH_URL, names it.
   it('run exits 2 with a clear message when Elasticsearch is unreachable', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const result = await runCli(['anomalies', 'run', '--since', '1h', '--json'], { env: { ELASTICSEARCH_URL: dead, ES_INDEX_PREFIX: clean }, timeoutMs: SPAWN_TIMEOUT_MS });

@@ -1,5 +1,5 @@
 /**
- * The rules as pure functions (DESIGN.md §5): `evaluate` on hand-written aggregation responses, at the edges of
+ * The rules as pure functions (docs/architecture.md): `evaluate` on hand-written aggregation responses, at the edges of
  * every threshold; the alert id and document built from a finding; and the queries themselves, which must stay
  * within the core aggregations the minimal Elasticsearch distribution has (no scripts, no pipeline selectors).
  */

@@ -2,7 +2,7 @@
  * Every detection rule against the real Elasticsearch: generated ECS events (the documents the server emits) are
  * indexed under a prefix of their own, then the rule runs through the runner, once with `evaluate` (the finding)
  * and once with `run` (the alert document written to `<prefix>-alerts-*`). Each rule gets the attack it exists for
- * and the benign look-alike it must tell apart (shared/reference/detection-rules.md).
+ * and the benign look-alike it must tell apart (docs/architecture.md).
  *
  * Time is fixed: NOW is 12:00:30 UTC, so the runner's newest window ends at END = 11:55 (5-minute grid, 1 minute
  * behind now) and `run({ since: END - 5 min })` evaluates exactly that one window.

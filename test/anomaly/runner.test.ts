@@ -1,5 +1,5 @@
 /**
- * The anomaly job end to end against the real Elasticsearch (DESIGN.md §5): a mixed day of attacks hidden in
+ * The anomaly job end to end against the real Elasticsearch (docs/architecture.md): a mixed day of attacks hidden in
  * realistic traffic, re-runs and two runners at once (no duplicate alert), suppression, catch-up after downtime,
  * late events, and notifiers that work, fail, and are retried.
  *

@@ -41,7 +41,7 @@ describe('expiredIndices', () => {
     ]);
   });
 
-  it('uses the defaults of DESIGN.md §4 (events 90, access 14, alerts 365, deadletter 30)', () => {
+  it('uses the documented defaults (events 90, access 14, alerts 365, deadletter 30)', () => {
     assert.deepEqual(DEFAULT_RETENTION_DAYS, { events: 90, access: 14, alerts: 365, deadletter: 30 });
     const now = Date.UTC(2026, 5, 1);
     const old = (family: string, days: number): string => `s-${family}-${day(now - (days + 1) * DAY)}`;

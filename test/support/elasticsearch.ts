@@ -1,8 +1,10 @@
 /**
- * A real Elasticsearch for the tests (DESIGN.md §7). `ELASTICSEARCH_URL` wins when set. Otherwise the server
- * distribution is downloaded once from Maven Central (org.elasticsearch.distribution.integ-test-zip, the major of
- * our client), unpacked into a cache folder, and started on free ports with a small heap and temporary data and
- * config folders. Elasticsearch refuses to run as root, so under root it runs as a system user `esrun`.
+ * A real Elasticsearch for the tests (docs/architecture.md). `ELASTICSEARCH_URL` wins when set. Otherwise the server
+ * distribution of `ES_VERSION` (default 8.19.21; 9.x needs a JDK 21+) is downloaded once from Maven Central
+ * (org.elasticsearch.distribution.integ-test-zip), unpacked into a cache folder, and started on free ports with a
+ * small heap and temporary data and config folders. Every node a test starts for itself (a secured one, one it
+ * stops and restarts) is of `ES_VERSION` too, so `ES_VERSION=9.2.4` with a 9.x ELASTICSEARCH_URL runs the whole
+ * suite on 9. Elasticsearch refuses to run as root, so under root it runs as a system user `esrun`.
  * When nothing can be had, this throws with what is missing: integration tests fail, they never skip.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';

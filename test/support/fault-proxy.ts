@@ -1,5 +1,5 @@
 /**
- * A small fault-injecting HTTP proxy to put between the shipper and a real Elasticsearch (DESIGN.md §7). It
+ * A small fault-injecting HTTP proxy to put between the shipper and a real Elasticsearch (docs/architecture.md). It
  * forwards every request to `target` and misbehaves on demand; the mode can be switched at any time:
  *
  * - `pass`: forward as is.

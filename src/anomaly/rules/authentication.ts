@@ -3,7 +3,7 @@ import type { Finding, Rule } from './types.js';
 
 /**
  * Credential attacks against the login (MITRE ATT&CK T1110 and T1078). Thresholds start from Elastic's prebuilt
- * rules (shared/reference/detection-rules.md) and add the shape conditions that separate an attack from its
+ * rules (docs/architecture.md) and add the shape conditions that separate an attack from its
  * benign look-alike: a user mistyping twice, an office NAT where many people log in successfully from one address.
  */
 

@@ -1,5 +1,5 @@
 /**
- * A detection rule is data plus two pure functions (DESIGN.md §5): `queries` builds the Elasticsearch searches
+ * A detection rule is data plus two pure functions (docs/architecture.md): `queries` builds the Elasticsearch searches
  * for one window, `evaluate` turns their responses into findings. No I/O here: the runner does that. Queries use
  * core aggregations only (terms, cardinality, filter(s), min/max, top_hits): the minimal distribution has no
  * painless and no bucket_selector, so thresholds are applied in `evaluate`.
