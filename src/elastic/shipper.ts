@@ -1,25 +1,33 @@
-import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
+import { createBackoff } from './backoff.js';
+import { createBulkSender, type BulkItem, type BulkSend } from './bulk-request.js';
+import type { Rejection } from './bulk-response.js';
+import { createChunkBuilder } from './chunk-builder.js';
+import { createChunkQueue, newChunk, type Chunk } from './chunk-queue.js';
 import { describeElasticError, isResponseError, type ElasticClient } from './client.js';
-import { createSpool, type ChunkWriter, type Spool } from './spool.js';
-import { dailyIndex, type IndexFamily } from './templates.js';
+import { deadLetterRecord, familyByDataset, itemsFromLines, securityAndAlertsAreDurable, toBulkItem, type ShippedDocument } from './shipped-document.js';
+import { createSpool } from './spool.js';
+import type { IndexFamily } from './templates.js';
+import { SYSTEM_TIMERS, systemNow, unref, type Timers } from './timers.js';
 
 /**
- * Ships ECS documents to Elasticsearch with the guarantees of DESIGN.md §4 and the lessons of
- * shared/reference/log-shipping.md:
+ * Ships ECS documents to Elasticsearch with the guarantees of docs/elasticsearch.md ("Shipping guarantees"):
  *
  * - `write()` never waits on the network. Each document is appended to the current chunk file; security events
  *   are written to the OS before `write()` returns (journal), access logs within `maxBatchAgeMs` (≤ 1 s).
- * - A chunk is sealed by count, bytes or age and becomes one `_bulk` request of `create` actions with
- *   `_id = event.id`: a retry can never duplicate, and 409 means "already there".
- * - Per item: 2xx/409 delivered; 429/5xx retried with exponential backoff and full jitter; any other 4xx is a
- *   dead letter (file + `<prefix>-deadletter-*`), never retried, never blocking the rest.
+ * - A chunk is sealed by count, bytes or age (chunk-builder) and becomes one `_bulk` request of `create` actions
+ *   with `_id = event.id` (bulk-request): a retry can never duplicate, and 409 means "already there".
+ * - Per item (bulk-response): 2xx/409 delivered; 429/5xx retried with exponential backoff and full jitter
+ *   (backoff); any other 4xx is a dead letter (file + `<prefix>-deadletter-*`), never retried, never blocking the rest.
  * - Whole-request failures (network, timeout, 429, 5xx) back off globally and leave the chunk on disk. When
- *   Elasticsearch is down or slow, chunks pile up on disk, not in memory: beyond `maxMemoryBytes` the newest
- *   chunks are dropped from memory and re-read from disk when their turn comes, oldest first.
+ *   Elasticsearch is down or slow, chunks pile up on disk, not in memory (chunk-queue): beyond `maxMemoryBytes`
+ *   the newest chunks are dropped from memory and re-read from disk when their turn comes, oldest first.
  * - A chunk file is deleted only when nothing in it is owed. After a crash or SIGKILL, `start()` replays every
  *   chunk file left behind; `_id`s make the replay idempotent.
  */
+
+export type { ShippedDocument } from './shipped-document.js';
+export type { Timers } from './timers.js';
 
 export interface ShipperOptions {
   /** Without a client the shipper only spools (spool-only mode): everything waits on disk for a later run. */
@@ -39,7 +47,7 @@ export interface ShipperOptions {
   maxSpoolBytes?: number;
   /** Bulk requests in flight. Default 2. */
   concurrency?: number;
-  /** Backoff bounds. Defaults 250 ms and 30 s. */
+  /** Backoff bounds: the first retry waits up to retryBaseMs, each next one up to twice as long, never over retryMaxMs. Defaults 250 ms and 30 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** Timeout of one bulk request. Default 30 s. */
@@ -50,9 +58,13 @@ export interface ShipperOptions {
   isDurable?: (doc: ShippedDocument) => boolean;
   /** Called with a short message whenever something goes wrong (never with document contents). */
   onError?: (message: string, error?: unknown) => void;
+  /** The clock (epoch ms) for batch ages, backoffs, deadlines and timestamps. Default Date.now. */
+  now?: () => number;
+  /** Timers for batch ages, retries and flush waits; they are unref'd when they have `unref`. Default the globals. */
+  timers?: Timers;
+  /** The backoff jitter, a number in [0, 1). Default Math.random. */
+  random?: () => number;
 }
-
-export type ShippedDocument = Record<string, unknown> & { '@timestamp'?: unknown; event?: { id?: unknown; dataset?: unknown } };
 
 export interface ShipperStats {
   /** Documents written but not yet delivered or dead-lettered. */
@@ -84,34 +96,6 @@ export interface Shipper {
   stats(): ShipperStats;
 }
 
-interface Item {
-  id: string;
-  index: string;
-  line: string;
-  family: IndexFamily;
-}
-
-interface Chunk {
-  name: string;
-  path: string;
-  bytes: number;
-  count: number;
-  /** In memory, or null when only on disk. */
-  items: Item[] | null;
-  /** Positions in `items` still owed; null = all. */
-  pending: number[] | null;
-  attempts: number;
-  notBefore: number;
-  inFlight: boolean;
-}
-
-const DATASET_FAMILY: Record<string, IndexFamily> = {
-  'sentinel.security': 'events',
-  'sentinel.access': 'access',
-  'sentinel.alert': 'alerts',
-  'sentinel.deadletter': 'deadletter',
-};
-
 const DEFAULTS = {
   batchSize: 1000,
   batchBytes: 4 * 1024 * 1024,
@@ -122,289 +106,233 @@ const DEFAULTS = {
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   requestTimeoutMs: 30_000,
+  familyOf: familyByDataset,
+  isDurable: securityAndAlertsAreDurable,
+  onError: (() => undefined) as NonNullable<ShipperOptions['onError']>,
+  now: systemNow,
+  timers: SYSTEM_TIMERS,
+  random: Math.random,
 };
 
-export function createShipper(options: ShipperOptions): Shipper {
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & ShipperOptions;
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.indexPrefix ?? '')) throw new ConfigurationError('The indexPrefix option must be lowercase letters, digits, - or _.');
-  for (const name of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
-    if (!Number.isFinite(o[name]) || o[name] <= 0) throw new ConfigurationError(`The ${name} option must be a positive number.`);
-  }
-  const familyOf = o.familyOf ?? ((doc: ShippedDocument) => DATASET_FAMILY[String(doc.event?.dataset)]);
-  const isDurable = o.isDurable ?? ((doc: ShippedDocument) => doc.event?.dataset === 'sentinel.security' || doc.event?.dataset === 'sentinel.alert');
-  const spool: Spool = createSpool(o.dir);
+const NUMBER_OPTIONS = ['batchSize', 'batchBytes', 'maxBatchAgeMs', 'maxMemoryBytes', 'maxSpoolBytes', 'concurrency', 'retryBaseMs', 'retryMaxMs', 'requestTimeoutMs'] as const;
+const FUNCTION_OPTIONS = ['familyOf', 'isDurable', 'onError', 'now', 'random'] as const;
+/** Flush and its waits poll at least this often, and no backoff outlasts it while a flush is under way. */
+const FLUSH_STEP_MS = 250;
+const DEFAULT_FLUSH_DEADLINE_MS = 10_000;
 
-  const queue: Chunk[] = [];
-  let active: { chunk: Chunk; writer: ChunkWriter; timer: NodeJS.Timeout | undefined } | undefined;
+type Resolved = typeof DEFAULTS & Pick<ShipperOptions, 'client' | 'indexPrefix' | 'dir'>;
+
+function resolveOptions(options: ShipperOptions): Resolved {
+  const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined));
+  const o = { ...DEFAULTS, ...given } as Resolved;
+  if (typeof o.indexPrefix !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/.test(o.indexPrefix)) throw new ConfigurationError('The indexPrefix option must be lowercase letters, digits, - or _.');
+  if (typeof o.dir !== 'string' || o.dir === '') throw new ConfigurationError('The dir option must be a folder path.');
+  if (o.client !== undefined && typeof (o.client as { bulk?: unknown })?.bulk !== 'function') throw new ConfigurationError('The client option must be an Elasticsearch client (8.x or 9.x) or undefined.');
+  for (const name of NUMBER_OPTIONS) {
+    if (typeof o[name] !== 'number' || !Number.isFinite(o[name]) || o[name] <= 0) throw new ConfigurationError(`The ${name} option must be a positive number.`);
+  }
+  for (const name of ['batchSize', 'concurrency'] as const) {
+    if (!Number.isInteger(o[name])) throw new ConfigurationError(`The ${name} option must be a whole number.`);
+  }
+  if (o.retryMaxMs < o.retryBaseMs) throw new ConfigurationError('The retryMaxMs option must be no smaller than retryBaseMs.');
+  for (const name of FUNCTION_OPTIONS) {
+    if (typeof o[name] !== 'function') throw new ConfigurationError(`The ${name} option must be a function.`);
+  }
+  if (typeof o.timers?.setTimeout !== 'function' || typeof o.timers.clearTimeout !== 'function') throw new ConfigurationError('The timers option must have setTimeout and clearTimeout functions.');
+  return o;
+}
+
+export function createShipper(options: ShipperOptions): Shipper {
+  const o = resolveOptions(options);
+  const { now, timers, familyOf, isDurable, indexPrefix } = o;
+  const spool = createSpool(o.dir, { now });
+  const backoff = createBackoff({ baseMs: o.retryBaseMs, maxMs: o.retryMaxMs, random: o.random });
+  const sendBulk: BulkSend | undefined = o.client ? createBulkSender({ client: o.client, requestTimeoutMs: o.requestTimeoutMs }) : undefined;
+  const queue = createChunkQueue({
+    maxMemoryBytes: o.maxMemoryBytes,
+    keepLoaded: o.concurrency,
+    read: (chunk) => itemsFromLines(indexPrefix, spool.read(chunk.path), familyOf, now()),
+  });
+  const builder = createChunkBuilder({
+    spool, timers, batchSize: o.batchSize, batchBytes: o.batchBytes, maxBatchAgeMs: o.maxBatchAgeMs, onError: report,
+    onSeal(chunk) {
+      queue.add(chunk);
+      pump();
+    },
+  });
+
+  let sending = sendBulk !== undefined;
   let inFlight = 0;
-  let memoryBytes = 0;
-  let spoolBytes = 0;
   let consecutiveFailures = 0;
   let backoffUntil = 0;
-  let wakeTimer: NodeJS.Timeout | undefined;
-  let sending = o.client !== undefined;
-  let sourceOnErrorParam = true;
+  let wake: { timer: unknown; at: number } | undefined;
   const waiters = new Set<() => void>();
   const stats = {
     delivered: 0, duplicates: 0, retried: 0, deadLettered: 0, dropped: 0,
-    elasticsearchReachable: o.client !== undefined, lastError: (o.client ? null : 'spool-only: no Elasticsearch configured') as string | null, lastErrorAt: null as string | null, lastDeliveryAt: null as string | null,
+    elasticsearchReachable: sending,
+    lastError: sending ? null : 'spool-only: no Elasticsearch configured' as string | null,
+    lastErrorAt: null as string | null,
+    lastDeliveryAt: null as string | null,
   };
 
-  const report = (message: string, error?: unknown): void => {
+  function report(message: string, error?: unknown): void {
     stats.lastError = message;
-    stats.lastErrorAt = new Date().toISOString();
+    stats.lastErrorAt = new Date(now()).toISOString();
     try {
-      o.onError?.(message, error);
+      o.onError(message, error);
     } catch {
       // a failing reporter must not break shipping
     }
-  };
-  const backoff = (attempt: number): number => {
-    const ceiling = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.min(20, attempt - 1));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  };
-  const notify = (): void => {
-    for (const waiter of waiters) waiter();
-  };
-
-  function toItem(doc: ShippedDocument, family: IndexFamily, line?: string): Item {
-    const id = typeof doc.event?.id === 'string' ? doc.event.id : randomUUID();
-    const at = typeof doc['@timestamp'] === 'string' ? doc['@timestamp'] : new Date().toISOString();
-    return { id, index: dailyIndex(o.indexPrefix, family, at), line: line ?? JSON.stringify(doc), family };
   }
 
-  function append(item: Item, durable: boolean): void {
-    if (!active) {
-      const writer = spool.create();
-      active = {
-        writer,
-        chunk: { name: writer.name, path: writer.path, bytes: 0, count: 0, items: [], pending: null, attempts: 0, notBefore: 0, inFlight: false },
-        timer: setTimeout(seal, o.maxBatchAgeMs),
-      };
-      active.timer!.unref();
-    }
-    const { chunk, writer } = active;
-    const size = item.line.length + 1;
-    writer.append(`${item.line}\n`, durable);
-    chunk.items!.push(item);
-    chunk.count += 1;
-    chunk.bytes += size;
-    memoryBytes += size;
-    spoolBytes += size;
-    if (chunk.count >= o.batchSize || chunk.bytes >= o.batchBytes) seal();
-  }
-
-  function seal(): void {
-    if (!active) return;
-    const { chunk, writer, timer } = active;
-    active = undefined;
-    clearTimeout(timer);
-    try {
-      writer.close();
-    } catch (error) {
-      report(`Spool write failed: ${(error as Error).message}`, error);
-    }
-    queue.push(chunk);
-    limitMemory();
-    pump();
-  }
-
-  /** Drops the newest waiting chunks from memory until under the bound; they are re-read from disk later. */
-  function limitMemory(): void {
-    for (let i = queue.length - 1; i >= o.concurrency && memoryBytes > o.maxMemoryBytes; i -= 1) {
-      const chunk = queue[i]!;
-      // Chunks with pending retries may go too: load() rebuilds the same items in the same order from disk.
-      if (chunk.items && !chunk.inFlight) {
-        chunk.items = null;
-        memoryBytes -= chunk.bytes;
-      }
-    }
-  }
-
-  function load(chunk: Chunk): Item[] {
-    if (chunk.items) return chunk.items;
-    const items: Item[] = [];
-    for (const line of spool.read(chunk.path)) {
-      try {
-        const doc = JSON.parse(line) as ShippedDocument;
-        const family = familyOf(doc);
-        if (family) items.push(toItem(doc, family, line));
-      } catch {
-        // A line torn by a crash mid-write: it was never acknowledged to anyone, so dropping it loses nothing.
-      }
-    }
-    chunk.items = items;
-    chunk.count = items.length;
-    memoryBytes += chunk.bytes;
-    return items;
-  }
-
+  /** Sends what is due, oldest first, up to `concurrency`; otherwise wakes up when the earliest backoff ends. */
   function pump(): void {
     if (!sending) return;
-    const now = Date.now();
+    const at = now();
     let nextWake = Infinity;
-    for (const chunk of queue) {
+    for (const chunk of queue.chunks()) {
       if (inFlight >= o.concurrency) break;
       if (chunk.inFlight) continue;
       const readyAt = Math.max(chunk.notBefore, backoffUntil);
-      if (readyAt > now) {
+      if (readyAt > at) {
         nextWake = Math.min(nextWake, readyAt);
         // Oldest first: while the head waits on a global backoff, nothing newer jumps ahead.
-        if (backoffUntil > now) break;
+        if (backoffUntil > at) break;
         continue;
       }
       void send(chunk);
     }
-    if (nextWake !== Infinity && !wakeTimer) {
-      wakeTimer = setTimeout(() => {
-        wakeTimer = undefined;
-        pump();
-      }, Math.max(1, nextWake - now));
-      wakeTimer.unref();
-    }
+    if (nextWake !== Infinity) wakeAt(nextWake, at);
   }
 
-  function finish(chunk: Chunk): void {
-    const at = queue.indexOf(chunk);
-    if (at !== -1) queue.splice(at, 1);
-    if (chunk.items) memoryBytes -= chunk.bytes;
-    spoolBytes -= chunk.bytes;
+  function wakeAt(at: number, current: number): void {
+    // An earlier wake-up already set covers this one; a later one must give way, or a short retry waits a long one.
+    if (wake && wake.at <= at) return;
+    if (wake) timers.clearTimeout(wake.timer);
+    const timer = timers.setTimeout(() => {
+      wake = undefined;
+      pump();
+    }, Math.max(1, at - current));
+    unref(timer);
+    wake = { timer, at };
+  }
+
+  function deliverNoMore(chunk: Chunk): void {
+    queue.remove(chunk);
     spool.remove(chunk.path);
   }
 
-  function deadLetter(item: Item, status: number, error: { type?: string; reason?: string } | undefined): void {
+  function deadLetter(item: BulkItem, rejection: Rejection): void {
     stats.deadLettered += 1;
-    const entry = {
-      '@timestamp': new Date().toISOString(),
-      message: `Elasticsearch rejected a document (${status} ${error?.type ?? 'unknown'})`,
-      event: { id: randomUUID(), kind: 'event', dataset: 'sentinel.deadletter' },
-      error: { type: error?.type ?? 'unknown', message: String(error?.reason ?? '').slice(0, 2000) },
-      sentinel: { deadletter: { index: item.index, document_id: item.id, status, document: item.line.slice(0, 32_000) } },
-    };
+    const record = deadLetterRecord(item, rejection, now());
     try {
-      spool.deadLetter(entry);
+      spool.deadLetter(record);
     } catch (writeError) {
       report(`Dead-letter file write failed: ${(writeError as Error).message}`, writeError);
     }
-    report(`Dead-lettered a document for ${item.index}: ${status} ${error?.type ?? 'unknown'}`);
+    report(`Dead-lettered a document for ${item.index}: ${rejection.status} ${rejection.error?.type ?? 'unknown'}`);
     // Also into Elasticsearch, where people look; a dead letter that is itself refused stays in the file only.
-    if (item.family !== 'deadletter') append(toItem(entry, 'deadletter'), true);
+    if (item.family !== 'deadletter') {
+      try {
+        builder.append(toBulkItem(indexPrefix, record, 'deadletter', JSON.stringify(record), now()), true);
+      } catch (error) {
+        report(`Spool write failed: ${(error as Error).message}`, error);
+      }
+    }
   }
 
   async function send(chunk: Chunk): Promise<void> {
     chunk.inFlight = true;
     inFlight += 1;
     try {
-      const items = load(chunk);
+      const items = queue.load(chunk);
       const positions = chunk.pending ?? items.map((_, i) => i);
       if (positions.length === 0) {
-        finish(chunk);
+        deliverNoMore(chunk);
         return;
       }
-      let body = '';
-      for (const i of positions) {
-        const item = items[i]!;
-        body += `{"create":{"_index":${JSON.stringify(item.index)},"_id":${JSON.stringify(item.id)}}}\n${item.line}\n`;
-      }
-      let response: { items?: Array<Record<string, { status?: number; error?: { type?: string; reason?: string } }>> };
+      const batch = positions.map((i) => items[i]!);
+      let outcome;
       try {
-        response = (await o.client!.bulk(
-          {
-            operations: body as never,
-            filter_path: 'items.*.status,items.*.error.type,items.*.error.reason',
-            // Error messages must not echo documents back (ES 8.18+); older servers refuse the parameter.
-            ...(sourceOnErrorParam ? { include_source_on_error: false } : {}),
-          } as never,
-          { requestTimeout: o.requestTimeoutMs, maxRetries: 0 },
-        )) as typeof response;
+        outcome = await sendBulk!(batch);
       } catch (error) {
-        if (sourceOnErrorParam && isResponseError(error) && error.statusCode === 400 && /include_source_on_error/.test(JSON.stringify(error.body ?? ''))) {
-          sourceOnErrorParam = false;
-          return;
-        }
         consecutiveFailures += 1;
-        backoffUntil = Date.now() + backoff(consecutiveFailures);
+        backoffUntil = now() + backoff(consecutiveFailures);
         stats.retried += positions.length;
-        if (!(isResponseError(error))) stats.elasticsearchReachable = false;
+        // A response, even 5xx, means Elasticsearch is there; anything else (refused, timeout, reset) means it is not.
+        if (!isResponseError(error)) stats.elasticsearchReachable = false;
         report(describeElasticError(error).message, error);
         return;
       }
       consecutiveFailures = 0;
       backoffUntil = 0;
       stats.elasticsearchReachable = true;
-      const results = response.items ?? [];
-      const retry: number[] = [];
-      positions.forEach((position, k) => {
-        const result = results[k] ? Object.values(results[k]!)[0] : undefined;
-        const status = result?.status ?? 0;
-        if ((status >= 200 && status < 300) || status === 409) {
-          stats.delivered += 1;
-          if (status === 409) stats.duplicates += 1;
-        } else if (status === 429 || status >= 500 || status === 0) {
-          retry.push(position);
-        } else {
-          deadLetter(items[position]!, status, result?.error);
-        }
-      });
-      if (retry.length < positions.length) stats.lastDeliveryAt = new Date().toISOString();
-      if (retry.length === 0) {
-        finish(chunk);
+      stats.delivered += outcome.delivered.length;
+      stats.duplicates += outcome.duplicates;
+      for (const rejection of outcome.rejected) deadLetter(batch[rejection.position]!, rejection);
+      if (outcome.retry.length < positions.length) stats.lastDeliveryAt = new Date(now()).toISOString();
+      if (outcome.retry.length === 0) {
+        deliverNoMore(chunk);
       } else {
-        stats.retried += retry.length;
-        chunk.pending = retry;
+        stats.retried += outcome.retry.length;
+        chunk.pending = outcome.retry.map((k) => positions[k]!);
         chunk.attempts += 1;
-        chunk.notBefore = Date.now() + backoff(chunk.attempts);
+        chunk.notBefore = now() + backoff(chunk.attempts);
       }
     } catch (error) {
       report(`Shipper error: ${(error as Error).message}`, error);
       chunk.attempts += 1;
-      chunk.notBefore = Date.now() + backoff(chunk.attempts);
+      chunk.notBefore = now() + backoff(chunk.attempts);
     } finally {
       chunk.inFlight = false;
       inFlight -= 1;
       // A storm of item-level retries walks through many chunks, loading each: keep the bound after every send.
-      limitMemory();
-      notify();
+      queue.trim(builder.bytes);
+      for (const waiter of waiters) waiter();
       pump();
     }
   }
 
-  const queueDepth = (): number =>
-    queue.reduce((n, chunk) => n + (chunk.pending?.length ?? chunk.count), 0) + (active?.chunk.count ?? 0);
+  /** Resolves after `ms`, or as soon as a send finishes. */
+  function nextEvent(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = timers.setTimeout(done, ms);
+      function done(): void {
+        timers.clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+  }
 
-  async function flush(deadlineMs = 10_000): Promise<boolean> {
-    seal();
-    if (!sending) return queue.length === 0;
-    const deadline = Date.now() + deadlineMs;
+  const drained = (): boolean => queue.size === 0 && builder.count === 0;
+
+  async function flush(deadlineMs = DEFAULT_FLUSH_DEADLINE_MS): Promise<boolean> {
+    builder.seal();
+    if (!sending) return queue.size === 0;
+    const deadline = now() + deadlineMs;
     // Dead letters found while flushing land in a new chunk: it is sealed and sent within the same deadline.
-    while ((queue.length > 0 || active) && Date.now() < deadline) {
-      seal();
+    while (!drained() && now() < deadline) {
+      builder.seal();
       // Nothing waits on a backoff during a flush: the deadline is the only bound.
-      backoffUntil = Math.min(backoffUntil, Date.now() + 250);
-      for (const chunk of queue) chunk.notBefore = Math.min(chunk.notBefore, Date.now() + 250);
+      const soon = now() + FLUSH_STEP_MS;
+      backoffUntil = Math.min(backoffUntil, soon);
+      for (const chunk of queue.chunks()) chunk.notBefore = Math.min(chunk.notBefore, soon);
       pump();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(250, Math.max(1, deadline - Date.now())));
-        function done(): void {
-          clearTimeout(timer);
-          waiters.delete(done);
-          resolve();
-        }
-        waiters.add(done);
-      });
+      await nextEvent(Math.min(FLUSH_STEP_MS, Math.max(1, deadline - now())));
     }
-    return queue.length === 0 && !active;
+    return drained();
   }
 
   return {
     start() {
       for (const file of spool.list()) {
-        if (queue.some((chunk) => chunk.path === file.path)) continue;
-        queue.push({ name: file.name, path: file.path, bytes: file.bytes, count: 0, items: null, pending: null, attempts: 0, notBefore: 0, inFlight: false });
-        spoolBytes += file.bytes;
+        // Already queued, or the chunk being filled: a second start() or a start() after writing must not send twice.
+        if (queue.has(file.path) || file.path === builder.path) continue;
+        // Counted now so the replayed backlog shows in stats at once; the items are read when the chunk is sent.
+        queue.add(newChunk(file.path, file.bytes, null, spool.count(file.path)));
       }
-      // Counts of replayed chunks are unknown until read; read the headline figure lazily.
-      for (const chunk of queue) if (chunk.items === null && chunk.count === 0) chunk.count = spool.read(chunk.path).length;
       pump();
     },
 
@@ -413,11 +341,11 @@ export function createShipper(options: ShipperOptions): Shipper {
         const family = familyOf(doc);
         if (!family) return;
         const durable = isDurable(doc);
-        if (!durable && spoolBytes > o.maxSpoolBytes) {
+        if (!durable && queue.spoolBytes + builder.bytes > o.maxSpoolBytes) {
           stats.dropped += 1;
           return;
         }
-        append(toItem(doc, family), durable);
+        builder.append(toBulkItem(indexPrefix, doc, family, JSON.stringify(doc), now()), durable);
       } catch (error) {
         // Logging must never stop the app (ASVS 16.5.1); a full disk shows up in the health report instead.
         stats.dropped += 1;
@@ -427,19 +355,20 @@ export function createShipper(options: ShipperOptions): Shipper {
 
     flush,
 
-    async close(deadlineMs = 10_000) {
-      const drained = await flush(deadlineMs);
+    async close(deadlineMs = DEFAULT_FLUSH_DEADLINE_MS) {
+      const done = await flush(deadlineMs);
       sending = false;
-      clearTimeout(wakeTimer);
-      return drained;
+      if (wake) timers.clearTimeout(wake.timer);
+      wake = undefined;
+      return done;
     },
 
     stats() {
       return {
-        queueDepth: queueDepth(),
-        chunks: queue.length + (active ? 1 : 0),
-        memoryBytes,
-        spoolBytes,
+        queueDepth: queue.owed() + builder.count,
+        chunks: queue.size + (builder.count > 0 ? 1 : 0),
+        memoryBytes: queue.memoryBytes + builder.bytes,
+        spoolBytes: queue.spoolBytes + builder.bytes,
         inFlight,
         ...stats,
       };

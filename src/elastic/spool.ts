@@ -29,17 +29,28 @@ export interface Spool {
   list(): ChunkFile[];
   create(): ChunkWriter;
   read(path: string): string[];
+  /** Lines in a chunk file (a torn last line counts), without decoding it: replay needs the figure at start. */
+  count(path: string): number;
   remove(path: string): void;
   /** Appends one JSON line to deadletter.ndjson; kept forever, for people to inspect. */
   deadLetter(entry: Record<string, unknown>): void;
 }
 
-const CHUNK = /^chunk-\d{14}-\d{8}\.ndjson$/;
+export interface SpoolOptions {
+  /** The clock that names chunk files. Default Date.now. */
+  now?: () => number;
+}
 
-export function createSpool(dir: string): Spool {
+const CHUNK = /^chunk-\d{14}-\d{8}\.ndjson$/;
+/** Appends of buffered (non-durable) lines are written to the OS once this much has accumulated. */
+const WRITE_BUFFER_CHARS = 256 * 1024;
+const NEWLINE = 0x0a;
+
+export function createSpool(dir: string, options: SpoolOptions = {}): Spool {
+  const now = options.now ?? (() => Date.now());
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let seq = 0;
-  const stamp = (): string => `${String(Date.now()).padStart(14, '0')}-${String(seq++ % 1e8).padStart(8, '0')}`;
+  const stamp = (): string => `${String(now()).padStart(14, '0')}-${String(seq++ % 1e8).padStart(8, '0')}`;
   return {
     dir,
     list() {
@@ -65,7 +76,7 @@ export function createSpool(dir: string): Spool {
         path,
         append(text, sync) {
           buffer += text;
-          if (sync || buffer.length > 256 * 1024) flush();
+          if (sync || buffer.length > WRITE_BUFFER_CHARS) flush();
         },
         flush,
         close() {
@@ -79,6 +90,13 @@ export function createSpool(dir: string): Spool {
     read(path) {
       if (!existsSync(path)) return [];
       return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
+    },
+    count(path) {
+      if (!existsSync(path)) return 0;
+      const data = readFileSync(path);
+      let lines = 0;
+      for (let at = data.indexOf(NEWLINE); at !== -1; at = data.indexOf(NEWLINE, at + 1)) lines += 1;
+      return data.length > 0 && data[data.length - 1] !== NEWLINE ? lines + 1 : lines;
     },
     remove(path) {
       try {
