@@ -44,9 +44,9 @@ export function createWebhookNotifier(options: WebhookOptions): Notifier {
   try {
     url = new URL(options.url);
   } catch {
-    throw new ConfigurationError('ALERT_WEBHOOK_URL must be an http(s) URL.');
+    throw new ConfigurationError('options.url must be an http(s) URL.');
   }
-  if (!['http:', 'https:'].includes(url.protocol)) throw new ConfigurationError('ALERT_WEBHOOK_URL must be an http(s) URL.');
+  if (!['http:', 'https:'].includes(url.protocol)) throw new ConfigurationError('options.url must be an http(s) URL.');
   const attempts = options.attempts ?? 3;
   const timeoutMs = options.timeoutMs ?? 5000;
   const retryDelayMs = options.retryDelayMs ?? 500;

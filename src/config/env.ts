@@ -159,6 +159,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (usersFile === undefined && nodeEnv === 'production') problems.push('AUTH_USERS_FILE is required when NODE_ENV=production');
 
   const indexPrefix = get('ES_INDEX_PREFIX', DEFAULTS.ES_INDEX_PREFIX)!;
+  // The client factory checks these too, naming its options; here the operator reads the variables they set.
+  if (get('ELASTICSEARCH_API_KEY') && (get('ELASTICSEARCH_USERNAME') || get('ELASTICSEARCH_PASSWORD'))) {
+    problems.push('Give ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both.');
+  }
+  if (Boolean(get('ELASTICSEARCH_USERNAME')) !== Boolean(get('ELASTICSEARCH_PASSWORD'))) {
+    problems.push('ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together.');
+  }
   if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
 
   const config: Config = {
