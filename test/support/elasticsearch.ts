@@ -41,6 +41,12 @@ export interface StartOptions {
   security?: boolean;
   heapMb?: number;
   port?: number;
+  /** With security: the file realm's roles.yml, and more file-realm users (test/elastic/privileges.test.ts). */
+  rolesYaml?: string;
+  users?: Array<{ username: string; password: string; roles: string[] }>;
+  /** A node of a cluster instead of `discovery.type: single-node`: its settings (test/elastic/cluster.test.ts). */
+  clusterSettings?: string[];
+  transportPort?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -136,11 +142,11 @@ export async function startElasticsearch(options: StartOptions = {}): Promise<El
   mkdirSync(data);
   mkdirSync(logs);
   const port = options.port ?? (await freePort());
-  const transport = await freePort();
+  const transport = options.transportPort ?? (await freePort());
   const heap = options.heapMb ?? 512;
   writeFileSync(join(conf, 'jvm.options.d', 'sentinel.options'), `-Xms${heap}m\n-Xmx${heap}m\n-XX:-AlwaysPreTouch\n`);
   const settings = [
-    `http.port: ${port}`, `transport.port: ${transport}`, 'network.host: 127.0.0.1', 'discovery.type: single-node',
+    `http.port: ${port}`, `transport.port: ${transport}`, 'network.host: 127.0.0.1', ...(options.clusterSettings ?? ['discovery.type: single-node']),
     `path.data: ${data}`, `path.logs: ${logs}`, 'cluster.routing.allocation.disk.threshold_enabled: false',
     'action.destructive_requires_name: false', `xpack.security.enabled: ${options.security === true}`,
   ];
@@ -152,6 +158,10 @@ export async function startElasticsearch(options: StartOptions = {}): Promise<El
     username = 'sentinel_admin';
     password = `pw-${Math.random().toString(36).slice(2)}-A1`;
     execFileSync(join(home, 'bin', 'elasticsearch-users'), ['useradd', username, '-p', password, '-r', 'superuser'], { env, stdio: 'pipe' });
+    if (options.rolesYaml) writeFileSync(join(conf, 'roles.yml'), options.rolesYaml);
+    for (const user of options.users ?? []) {
+      execFileSync(join(home, 'bin', 'elasticsearch-users'), ['useradd', user.username, '-p', user.password, '-r', user.roles.join(',')], { env, stdio: 'pipe' });
+    }
   }
   if (owner) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, base]);
 
