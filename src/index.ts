@@ -45,7 +45,7 @@ export { redact, redactString, REDACTED } from './logging/redact.js';
 
 // Elasticsearch
 export { createElasticClient, describeElasticError, serverVersion, type ElasticClient, type ElasticConnectionOptions } from './elastic/client.js';
-export { createShipper, type Shipper, type ShipperOptions, type ShipperStats, type ShippedDocument } from './elastic/shipper.js';
+export { createShipper, type Shipper, type ShipperOptions, type ShipperStats, type ShippedDocument, type Timers } from './elastic/shipper.js';
 export { setupElasticsearch, SUPPORTED_MAJORS, type SetupResult } from './elastic/setup.js';
 export { buildRoles, buildRolesYaml, buildApiKeyRequests, createIdentities, identityName, isPlaceholderSecret, IDENTITIES, IDENTITY_PURPOSES, MIN_IDENTITY_PASSWORD_LENGTH, type SentinelIdentity, type RoleDescriptor, type IndexPrivilege, type SecurityClient } from './elastic/privileges.js';
 export { buildTemplates, dailyIndex, INDEX_FAMILIES, type IndexFamily, type TemplateSet } from './elastic/templates.js';
