@@ -1,23 +1,29 @@
-import { createHmac } from 'node:crypto';
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Middleware } from 'koa';
 import compose from 'koa-compose';
-import { ConfigurationError, SentinelError, isSentinelError } from '../errors.js';
+import { ConfigurationError } from '../errors.js';
 import type { EventAction } from '../events/catalogue.js';
-import { buildSecurityEvent, type SecurityEvent, type SecurityEventInput } from '../events/security-event.js';
+import type { SecurityEvent, SecurityEventInput } from '../events/security-event.js';
+import { createAccessControl } from './access-control.js';
 import { createAuthRoutes } from './auth-routes.js';
-import { assertCookieSpec, clearCookie, readCookie, serializeCookie, type CookieSpec } from './cookies.js';
-import { createCsrfTokens, deriveSecret, type CsrfTokens } from './csrf-tokens.js';
+import { createAuthenticate } from './authenticate.js';
+import { createCsrfGuard } from './csrf-guard.js';
+import { createCsrfTokens, deriveSecret } from './csrf-tokens.js';
 import type { KeyRing } from './key-ring.js';
+import { createLoginFlow } from './login-flow.js';
 import { createLoginThrottle, type LoginThrottle, type ThrottlePolicy, type ThrottleScope } from './login-throttle.js';
+import { createLogoutFlow } from './logout-flow.js';
 import type { ScryptParams } from './passwords.js';
+import { createRefreshFlow } from './refresh-flow.js';
+import { createSessionCookies } from './session-cookies.js';
+import { createSessionEvents, createSessionRef } from './session-events.js';
+import { createSessionIssuer } from './session-issuer.js';
 import { createMemoryStore, type SessionStore } from './store.js';
-import { createTokenService, type TokenClaims, type TokenService } from './tokens.js';
-import type { SessionUser } from './types.js';
+import { createTokenService, type TokenService } from './tokens.js';
 import type { UserDirectory } from './users.js';
 
 /**
- * `createSessionKit(options)` validates everything once and returns the middlewares that share one key ring,
- * token service, store and throttle:
+ * `createSessionKit(options)` validates everything once and wires the session units around one key ring, token
+ * service, store and throttle:
  *
  *   app.use(kit.authenticate)     // soft: sets ctx.state.user when a valid session is present
  *   app.use(kit.csrf)             // unsafe methods: Origin/Sec-Fetch-Site, and X-CSRF-Token for cookie sessions
@@ -30,7 +36,9 @@ export interface SessionKitOptions {
   users: UserDirectory;
   /** Where revocation, refresh families and throttle counters live. Default: in memory. */
   store?: SessionStore;
+  /** Token `iss`. Default 'koa-sentinel'. */
   issuer?: string;
+  /** Token `aud`. Default 'koa-sentinel-api'. */
   audience?: string;
   /** Access token lifetime. Default 15 minutes. */
   accessTtlMs?: number;
@@ -55,8 +63,12 @@ export interface SessionKitOptions {
   bearer?: boolean;
   /** Origins other than the server's own that may send unsafe requests (e.g. a separate front-end origin). */
   allowedOrigins?: readonly string[];
+  /** Default `__Host-sentinel_at`, `__Secure-sentinel_rt`, `__Host-sentinel_csrf`. */
   cookieNames?: Partial<{ access: string; refresh: string; csrf: string }>;
+  /** Per-scope overrides of DEFAULT_THROTTLE_POLICIES. */
   throttle?: Partial<Record<ThrottleScope, Partial<ThrottlePolicy>>>;
+  /** Login attempts for one account that may wait their turn in this process before more get 429. Default 100. */
+  loginQueueSize?: number;
   /** scrypt cost of the hash verified for unknown users; defaults to the cost of the first real user seen. */
   passwordParams?: ScryptParams;
   /** Receives every security event. Must not throw; if it does, the error is swallowed (logging never stops the app). */
@@ -82,251 +94,69 @@ export interface SessionKit {
   close(): Promise<void>;
 }
 
-/** What the route handlers share with the middlewares; internal. */
-export interface KitContext {
-  tokens: TokenService;
-  store: SessionStore;
-  throttle: LoginThrottle;
-  csrfTokens: CsrfTokens;
-  users: UserDirectory;
-  cookies: { access: CookieSpec; refresh: CookieSpec; csrf: CookieSpec };
-  accessTtlMs: number;
-  refreshTtlMs: number;
-  absoluteTtlMs: number;
-  refreshGraceMs: number;
-  basePath: string;
-  passwordParams: ScryptParams | undefined;
-  now: () => number;
-  emit(ctx: Context, action: EventAction, input?: SecurityEventInput): void;
-  /** The keyed hash that stands for a session id in events and in GET /auth/me. */
-  sessionRef(sessionId: string): string;
-  requireAuth: Middleware;
-  setSessionCookies(ctx: Context, tokens: { access: string; refresh: string; csrf: string }, sessionExpiresAt: number, refreshExpiresAt: number): void;
-  clearSessionCookies(ctx: Context): void;
-}
-
 const MINUTE = 60_000;
-const DEFAULTS = {
+/** Every default of the kit. */
+export const SESSION_KIT_DEFAULTS = {
   issuer: 'koa-sentinel',
   audience: 'koa-sentinel-api',
   accessTtlMs: 15 * MINUTE,
   refreshTtlMs: 12 * 60 * MINUTE,
   absoluteTtlMs: 7 * 24 * 60 * MINUTE,
+  clockToleranceSec: 5,
   refreshGraceMs: 5_000,
   basePath: '/auth',
+  bearer: false,
+  allowedOrigins: [] as readonly string[],
   cookieNames: { access: '__Host-sentinel_at', refresh: '__Secure-sentinel_rt', csrf: '__Host-sentinel_csrf' },
-};
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+  loginQueueSize: 100,
+} as const;
 
 export function createSessionKit(options: SessionKitOptions): SessionKit {
-  const o = { ...DEFAULTS, ...stripUndefined(options) };
-  if (!o.keyRing?.active) throw new ConfigurationError('The keyRing option must be a key ring from createKeyRing().');
-  if (typeof o.users?.find !== 'function') throw new ConfigurationError('The users option must be a user directory with a find(name) method.');
+  const o = { ...SESSION_KIT_DEFAULTS, ...stripUndefined(options) };
+  if (!o.keyRing?.active) throw new ConfigurationError('options.keyRing must be a key ring from createKeyRing().');
+  if (typeof o.users?.find !== 'function') throw new ConfigurationError('options.users must be a user directory with a find(name) method.');
   for (const name of ['accessTtlMs', 'refreshTtlMs', 'absoluteTtlMs', 'refreshGraceMs'] as const) {
-    if (!Number.isFinite(o[name]) || o[name] < 0) throw new ConfigurationError(`The ${name} option must be a finite, non-negative number.`);
+    if (!Number.isFinite(o[name]) || o[name] < 0) throw new ConfigurationError(`options.${name} must be a finite, non-negative number.`);
   }
-  if (o.accessTtlMs >= o.refreshTtlMs) throw new ConfigurationError('The accessTtlMs option must be shorter than refreshTtlMs.');
-  if (o.refreshTtlMs > o.absoluteTtlMs) throw new ConfigurationError('The refreshTtlMs option must not exceed absoluteTtlMs.');
-  if (!/^\/[A-Za-z0-9/_-]*$/.test(o.basePath) || o.basePath.endsWith('/')) throw new ConfigurationError('The basePath option must look like /auth.');
-  if (o.onEvent !== undefined && typeof o.onEvent !== 'function') throw new ConfigurationError('The onEvent option must be a function.');
-  const allowedOrigins = new Set(o.allowedOrigins ?? []);
-  const names = { ...DEFAULTS.cookieNames, ...o.cookieNames };
-  const cookies = {
-    access: { name: names.access, path: '/', httpOnly: true, sameSite: 'Lax' },
-    refresh: { name: names.refresh, path: `${o.basePath}/refresh`, httpOnly: true, sameSite: 'Strict' },
-    // Readable by the page so it can echo the token in X-CSRF-Token after a reload (signed double submit).
-    csrf: { name: names.csrf, path: '/', httpOnly: false, sameSite: 'Strict' },
-  } satisfies Record<string, CookieSpec>;
-  for (const spec of Object.values(cookies)) {
-    try {
-      assertCookieSpec(spec);
-    } catch (error) {
-      throw new ConfigurationError(`The cookieNames option is invalid: ${(error as Error).message}`);
-    }
+  if (o.accessTtlMs >= o.refreshTtlMs) throw new ConfigurationError('options.accessTtlMs must be shorter than options.refreshTtlMs.');
+  if (o.refreshTtlMs > o.absoluteTtlMs) throw new ConfigurationError('options.refreshTtlMs must not exceed options.absoluteTtlMs.');
+  if (!/^\/[A-Za-z0-9/_-]*$/.test(o.basePath) || o.basePath.endsWith('/')) throw new ConfigurationError('options.basePath must look like /auth.');
+  if (!Number.isInteger(o.loginQueueSize) || o.loginQueueSize < 1) throw new ConfigurationError('options.loginQueueSize must be a positive integer.');
+  if (typeof o.bearer !== 'boolean') throw new ConfigurationError('options.bearer must be true or false.');
+  if (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((origin) => typeof origin === 'string')) {
+    throw new ConfigurationError('options.allowedOrigins must be a list of origins.');
   }
+  if (o.now !== undefined && typeof o.now !== 'function') throw new ConfigurationError('options.now must be a function.');
 
   const now = o.now ?? Date.now;
-  const store = o.store ?? createMemoryStore({ now });
-  const tokens = createTokenService({ keyRing: o.keyRing, issuer: o.issuer, audience: o.audience, clockToleranceSec: o.clockToleranceSec, now });
-  const throttle = createLoginThrottle({ store, policies: o.throttle, now });
-  const csrfSecrets = [o.keyRing.active, ...o.keyRing.kids.map((kid) => o.keyRing.get(kid)!)]
+  const cookies = createSessionCookies({ cookieNames: { ...SESSION_KIT_DEFAULTS.cookieNames, ...o.cookieNames }, refreshPath: `${o.basePath}/refresh`, now });
+  const keyRing = o.keyRing;
+  const csrfSecrets = [keyRing.active, ...keyRing.kids.map((kid) => keyRing.get(kid)!)]
     .filter((key) => key.signKey)
     .map((key) => deriveSecret(key.signKey!, 'csrf'));
   const csrfTokens = createCsrfTokens(csrfSecrets);
-  // Logs carry a keyed hash of the session id, never the id itself (ASVS 16.3: no session identifiers in logs).
-  // Keyed by the signing key, so every instance computes the same reference and events still correlate.
-  const logKey = deriveSecret(o.keyRing.active.signKey, 'log');
-  const sessionRef = (sessionId: string): string => createHmac('sha256', logKey).update(sessionId).digest('base64url').slice(0, 22);
-  const onEvent = o.onEvent;
+  // Keyed by the active signing key: no extra secret to configure, and every instance computes the same reference.
+  const sessionRef = createSessionRef(deriveSecret(keyRing.active.signKey, 'log'));
+  const emit = createSessionEvents({ onEvent: o.onEvent, sessionRef });
+  const tokens = createTokenService({ keyRing, issuer: o.issuer, audience: o.audience, clockToleranceSec: o.clockToleranceSec, now });
+  const store = o.store ?? createMemoryStore({ now });
+  const throttle = createLoginThrottle({ store, policies: o.throttle, now });
 
-  function emit(ctx: Context, action: EventAction, input: SecurityEventInput = {}): void {
-    if (!onEvent) return;
-    try {
-      const user = ctx.state.user;
-      onEvent(buildSecurityEvent(action, {
-        user: user ? { name: user.name, id: user.id, roles: user.roles } : undefined,
-        source: { ip: ctx.ip },
-        userAgent: ctx.get('user-agent') || undefined,
-        urlPath: ctx.path,
-        ...input,
-        http: { method: ctx.method, requestId: ctx.state.requestId, ...input.http },
-        sentinel: withSessionRef({ ...(user ? { session_id: user.sessionId, token_id: user.tokenId } : {}), ...input.sentinel }),
-      }));
-    } catch {
-      // A broken event sink must never turn into a failed request (ASVS 16.5.1); the shipper reports its own health.
-    }
-  }
-
-  const withSessionRef = (fields: Record<string, unknown>): Record<string, unknown> => {
-    if (typeof fields.session_id === 'string') fields.session_id = sessionRef(fields.session_id);
-    return fields;
-  };
-
-  const fail = (code: 'token_invalid' | 'token_expired', reason: string): SentinelError => new SentinelError(code, { reason });
-
-  type Resolved = { method: 'cookie' | 'bearer'; claims: TokenClaims } | undefined;
-
-  /** Synchronous unless the store answers with a promise: the memory store keeps this path free of microtasks. */
-  function resolve(ctx: Context): Resolved | Promise<Resolved> {
-    let token: string | undefined;
-    let method: 'cookie' | 'bearer' = 'cookie';
-    const authorization = o.bearer ? ctx.get('authorization') : '';
-    if (authorization) {
-      const match = BEARER.exec(authorization);
-      if (!match) throw fail('token_invalid', 'malformed');
-      token = match[1];
-      method = 'bearer';
-    } else {
-      const read = readCookie(ctx.get('cookie'), cookies.access.name);
-      if (read.duplicate) throw fail('token_invalid', 'duplicate_cookie');
-      token = read.value;
-    }
-    if (token === undefined) return undefined;
-    const claims = tokens.verify(token, 'access');
-    let answer: boolean | Promise<boolean>;
-    try {
-      answer = store.isSessionActive(claims.sid, claims.sub, claims.iat);
-    } catch (error) {
-      return storeUnavailable(error);
-    }
-    if (typeof answer === 'boolean') return decide(answer, method, claims);
-    // No closures on the synchronous path above: it runs on every request.
-    return answer.then((active) => decide(active, method, claims), storeUnavailable);
-  }
-
-  function decide(active: boolean, method: 'cookie' | 'bearer', claims: TokenClaims): Resolved {
-    if (!active) throw fail('token_invalid', 'revoked');
-    return { method, claims };
-  }
-
-  const apply = (ctx: Context, result: Resolved): void => {
-    if (!result) return;
-    const { claims } = result;
-    ctx.state.auth = result;
-    ctx.state.user = { id: claims.sub, name: claims.name ?? claims.sub, roles: claims.roles ?? [], sessionId: claims.sid, tokenId: claims.jti } satisfies SessionUser;
-  };
-  const reject = (ctx: Context, error: unknown): void => {
-    if (!isSentinelError(error)) throw error;
-    ctx.state.authError = error;
-  };
-
-  const authenticate: Middleware = (ctx, next) => {
-    let result: Resolved | Promise<Resolved>;
-    try {
-      result = resolve(ctx);
-    } catch (error) {
-      reject(ctx, error);
-      return next();
-    }
-    if (result instanceof Promise) {
-      return result.then((value) => apply(ctx, value), (error: unknown) => reject(ctx, error)).then(() => next());
-    }
-    apply(ctx, result);
-    return next();
-  };
-
-  const requireAuth: Middleware = async (ctx, next) => {
-    if (!ctx.state.user) {
-      const error = ctx.state.authError ?? fail('token_invalid', 'missing');
-      if (error.code === 'token_invalid' || error.code === 'token_expired') {
-        emit(ctx, 'authn_token_invalid', { reason: error.reason, http: { statusCode: error.status }, sentinel: { token_type: 'access' } });
-      }
-      throw error;
-    }
-    await next();
-  };
-
-  function requireRole(...roles: string[]): Middleware {
-    if (roles.length === 0 || !roles.every((role) => typeof role === 'string' && role !== '')) {
-      throw new ConfigurationError('requireRole needs at least one role name.');
-    }
-    const check: Middleware = async (ctx, next) => {
-      const user = ctx.state.user!;
-      if (!roles.some((role) => user.roles.includes(role))) {
-        emit(ctx, 'authz_fail', { reason: `requires ${roles.join(' or ')}`, http: { statusCode: 403 }, sentinel: { required_roles: roles } });
-        throw new SentinelError('forbidden', { reason: 'role' });
-      }
-      await next();
-    };
-    return compose([requireAuth, check]);
-  }
-
-  /** Cross-site checks for unsafe methods (ASVS 3.5.1-3.5.3); login has no session but gets the origin checks. */
-  const csrf: Middleware = async (ctx: Context, next: Next) => {
-    if (SAFE_METHODS.has(ctx.method)) return next();
-    const refuse = (reason: string): never => {
-      emit(ctx, 'malicious_csrf', { reason, http: { statusCode: 403 } });
-      throw new SentinelError('csrf_failed', { reason });
-    };
-    const site = ctx.get('sec-fetch-site');
-    const origin = ctx.get('origin');
-    const sameOrigin = (value: string): boolean => {
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return false;
-      }
-      // Not ctx.origin: in Koa 3 that is the request's Origin header, not the server's own origin.
-      if (allowedOrigins.has(url.origin) || url.origin === `${ctx.protocol}://${ctx.host}`) return true;
-      // Behind a TLS-terminating proxy without TRUST_PROXY the server sees http while the browser says https:
-      // accept that upgrade for our own host, never a downgrade to http.
-      return url.host === ctx.host && url.protocol === 'https:';
-    };
-    if (site === 'cross-site') refuse('cross_site');
-    if (origin) {
-      if (origin === 'null' || !sameOrigin(origin)) refuse('origin_mismatch');
-    } else {
-      const referer = ctx.get('referer');
-      if (referer && !sameOrigin(referer)) refuse('referer_mismatch');
-      if (site === 'same-site') refuse('no_origin');
-    }
-    if (ctx.state.auth?.method === 'cookie') {
-      const token = ctx.get('x-csrf-token');
-      if (!token) refuse('token_missing');
-      if (!csrfTokens.verify(token, ctx.state.auth.claims.sid)) refuse('token_mismatch');
-    }
-    return next();
-  };
-
-  const kitContext: KitContext = {
-    tokens, store, throttle, csrfTokens, users: o.users, cookies,
-    accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs,
-    refreshGraceMs: o.refreshGraceMs, basePath: o.basePath, passwordParams: o.passwordParams, now, emit, sessionRef, requireAuth,
-    setSessionCookies(ctx, issued, sessionExpiresAt, refreshExpiresAt) {
-      const t = now();
-      // The access cookie outlives its token so the server can answer token_expired (refresh!) rather than
-      // token_invalid; the token's own exp is what counts.
-      ctx.append('Set-Cookie', serializeCookie(cookies.access, issued.access, (sessionExpiresAt - t) / 1000));
-      ctx.append('Set-Cookie', serializeCookie(cookies.refresh, issued.refresh, (refreshExpiresAt - t) / 1000));
-      ctx.append('Set-Cookie', serializeCookie(cookies.csrf, issued.csrf, (sessionExpiresAt - t) / 1000));
-    },
-    clearSessionCookies(ctx) {
-      for (const spec of Object.values(cookies)) ctx.append('Set-Cookie', clearCookie(spec));
-    },
-  };
-  const router = createAuthRoutes(kitContext);
+  const authenticate = createAuthenticate({ tokens, store, accessCookieName: cookies.specs.access.name, bearer: o.bearer });
+  const csrf = createCsrfGuard({ csrfTokens, allowedOrigins: o.allowedOrigins, emit });
+  const { requireAuth, requireRole } = createAccessControl({ emit });
+  const sessions = createSessionIssuer({ tokens, store, csrfTokens, accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs });
+  const router = createAuthRoutes({
+    basePath: o.basePath,
+    login: createLoginFlow({ users: o.users, throttle, sessions, passwordParams: o.passwordParams, maxQueue: o.loginQueueSize, now }),
+    refresh: createRefreshFlow({ tokens, store, users: o.users, sessions, refreshTtlMs: o.refreshTtlMs, refreshGraceMs: o.refreshGraceMs, now }),
+    logout: createLogoutFlow({ tokens, store, now }),
+    cookies,
+    csrfTokens,
+    requireAuth,
+    emit,
+    sessionRef,
+  });
 
   return {
     authenticate,
@@ -348,11 +178,6 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   };
 }
 
-function storeUnavailable(error: unknown): never {
-  throw new SentinelError('store_unavailable', { reason: 'session_check', cause: error });
-}
-
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
-

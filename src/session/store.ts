@@ -1,5 +1,5 @@
 /**
- * Server-side session state behind one interface (DESIGN.md §3): refresh families, revocation, per-user
+ * Server-side session state behind one interface (docs/architecture.md): refresh families, revocation, per-user
  * not-before times and failed-login counters. Memory is the default; a shared store (Redis) makes several
  * instances agree. Every method may reject: callers fail closed with `store_unavailable`.
  */
