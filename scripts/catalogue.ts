@@ -1,9 +1,12 @@
 /**
- * Renders the event catalogue (src/events/catalogue.ts) as the table of docs/events.md#catalogue. `npm run docs`
- * rewrites docs/events.md between the markers; test/events/catalogue.test.ts fails when the two drift apart.
+ * `npm run docs`: the generated parts of docs/. Renders the event catalogue (src/events/catalogue.ts) as the table
+ * of docs/events.md#catalogue, rewriting docs/events.md between the markers, and writes the reference server's
+ * OpenAPI description (src/service/openapi.ts) to docs/openapi.json. test/events/catalogue.test.ts and
+ * test/service/openapi.test.ts fail when either drifts from the code.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EVENT_CATALOGUE } from '../src/events/catalogue.js';
+import { buildOpenApi } from '../src/service/openapi.js';
 
 /** The page that holds the generated table, relative to the repository root. */
 export const CATALOGUE_PAGE = 'docs/events.md';
@@ -31,7 +34,16 @@ export function withCatalogue(page: string): string {
   return `${page.slice(0, start + START.length)}\n${renderCatalogue()}\n${page.slice(end)}`;
 }
 
+/** The OpenAPI description as committed, relative to the repository root (docs/api.md explains it). */
+export const OPENAPI_FILE = 'docs/openapi.json';
+
+export function renderOpenApi(): string {
+  return `${JSON.stringify(buildOpenApi(), null, 2)}\n`;
+}
+
 if (process.argv[1]?.endsWith('catalogue.ts')) {
   writeFileSync(CATALOGUE_PAGE, withCatalogue(readFileSync(CATALOGUE_PAGE, 'utf8')));
   console.log(`${CATALOGUE_PAGE} event catalogue updated`);
+  writeFileSync(OPENAPI_FILE, renderOpenApi());
+  console.log(`${OPENAPI_FILE} written`);
 }

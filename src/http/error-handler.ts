@@ -45,7 +45,9 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     try {
       await next();
       if (ctx.body === undefined && ctx.status === 404) throw new SentinelError('not_found');
-      if (ctx.body === undefined && ctx.status === 405) throw new SentinelError('method_not_allowed');
+      // A router answers 501 to a method it has no route for on any path (TRACE, CONNECT): to a client that is one
+      // more method this path does not allow, and the Allow header it set already says which are.
+      if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) throw new SentinelError('method_not_allowed', { reason: `status_${ctx.status}` });
     } catch (thrown) {
       const error = toSentinelError(thrown);
       ctx.status = error.status;

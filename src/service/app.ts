@@ -1,6 +1,8 @@
+import Router from '@koa/router';
 import Koa from 'koa';
 import { createSentinel, type Sentinel, type SentinelOptions, type SessionKit, type LoginHistoryPage, type LoginHistoryQuery } from '../index.js';
 import { createExampleRoutes } from './example-routes.js';
+import { buildOpenApi, OPENAPI_PATH } from './openapi.js';
 import { createWebRoutes } from './web-routes.js';
 
 export interface AppOptions extends SentinelOptions {
@@ -30,5 +32,12 @@ export function createApp(options: AppOptions): SentinelApp {
   const examples = createExampleRoutes(sentinel.kit);
   app.use(examples.routes()).use(examples.allowedMethods());
   app.use(createWebRoutes().routes());
+  // The HTTP contract as OpenAPI 3.1 (docs/api.md), serialized once.
+  const contract = JSON.stringify(buildOpenApi());
+  const openApi = new Router().get(OPENAPI_PATH, (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = contract;
+  });
+  app.use(openApi.routes()).use(openApi.allowedMethods());
   return { app, kit: sentinel.kit, sentinel };
 }
