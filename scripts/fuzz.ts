@@ -7,7 +7,8 @@
  * content types and headers as described; invalid input refused, valid input accepted).
  *
  * Environment: SCHEMATHESIS (the executable, default `schemathesis` on PATH; version pinned in
- * scripts/fuzz-requirements.txt), FUZZ_MAX_EXAMPLES (per operation and phase, default 100), FUZZ_SEED.
+ * scripts/fuzz-requirements.txt), FUZZ_MAX_EXAMPLES (per operation and phase, default 100), FUZZ_SEED, FUZZ_ARGS
+ * (more schemathesis options, space-separated, e.g. "--include-path /auth/refresh").
  * Reports (JUnit, the server log) go to test-results/fuzz/.
  */
 import { spawn } from 'node:child_process';
@@ -68,6 +69,7 @@ try {
     '--suppress-health-check', 'too_slow,filter_too_much',
     '--report', 'junit', '--report-dir', REPORT_DIR,
     ...(process.env.FUZZ_SEED ? ['--seed', process.env.FUZZ_SEED] : []),
+    ...(process.env.FUZZ_ARGS ? process.env.FUZZ_ARGS.split(' ') : []),
   ];
   console.log(`${SCHEMATHESIS} ${args.join(' ')}`);
   code = await new Promise<number>((resolve, reject) => {
