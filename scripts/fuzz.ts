@@ -4,7 +4,8 @@
  * (ELASTICSEARCH_URL, else a node started here) so the login-history routes answer for real; we log in as an admin
  * and hand schemathesis the session's cookies and X-CSRF-Token; scripts/fuzz-hooks.py keeps that session alive
  * through the fuzzer's own refreshes and logouts. Checks: all of schemathesis's (no 5xx; status codes, bodies,
- * content types and headers as described; invalid input refused, valid input accepted).
+ * content types and headers as described; invalid input refused, valid input accepted), and afterwards that every
+ * event and access record the fuzzing produced was indexed (none dead-lettered).
  *
  * Environment: SCHEMATHESIS (the executable, default `schemathesis` on PATH; version pinned in
  * scripts/fuzz-requirements.txt), FUZZ_MAX_EXAMPLES (per operation and phase, default 100), FUZZ_SEED, FUZZ_ARGS
@@ -91,6 +92,19 @@ try {
     child.once('error', (error) => reject(new Error(`cannot run ${SCHEMATHESIS} (pip install -r scripts/fuzz-requirements.txt): ${error.message}`)));
     child.once('exit', (status) => resolve(status ?? 1));
   });
+  // The event pipeline is under test too: every security event and access record the fuzzer provoked must have been
+  // indexed, none refused by the templates (a client that can keep its events out of the index is hiding them).
+  await server.shipper!.flush(15_000);
+  const { deadLettered, dropped } = server.shipper!.stats();
+  if (deadLettered + dropped > 0) {
+    code ||= 1;
+    console.log(`FAIL: ${deadLettered} document(s) dead-lettered, ${dropped} dropped by the shipper; Elasticsearch said:`);
+    await client.indices.refresh({ index: `${prefix}-deadletter-*`, ignore_unavailable: true, allow_no_indices: true });
+    const letters = await client.search({ index: `${prefix}-deadletter-*`, size: 5, ignore_unavailable: true, allow_no_indices: true });
+    for (const hit of letters.hits.hits) console.log(`  ${JSON.stringify((hit._source as { error?: unknown }).error)}`);
+  } else {
+    console.log(`event pipeline: ${server.shipper!.stats().delivered} documents indexed, none refused`);
+  }
 } finally {
   writeFileSync(join(REPORT_DIR, 'server.log'), log.join(''));
   const failed = log.filter((line) => line.includes('request failed')).length;
