@@ -43,9 +43,8 @@ def _parse_initial() -> None:
 def _apply_set_cookie(lines: list[str]) -> None:
     for line in lines:
         pair, *attributes = [part.strip() for part in line.split(";")]
+        # Every cookie the server sets, as a browser keeps them; COOKIE_NAMES[0], the access cookie, marks a session.
         name, _, value = pair.partition("=")
-        if name not in COOKIE_NAMES:
-            continue
         cleared = any(a.lower().startswith("max-age=") and int(a.split("=", 1)[1] or "0") <= 0 for a in attributes)
         if cleared:
             _jar.pop(name, None)
