@@ -39,12 +39,17 @@ export const EVENT_CATALOGUE = {
   authn_login_lock: {
     category: ['authentication'], type: ['info'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
     description: 'Failed logins crossed a throttling threshold: further attempts are delayed.',
-    reasons: ['account', 'account_source', 'source'],
+    reasons: ['account', 'account_source', 'source', 'device'],
+  },
+  authn_login_fail_max: {
+    category: ['authentication'], type: ['info'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'Failed logins took a throttling scope to its longest delay: every further failure waits the maximum.',
+    reasons: ['account', 'account_source', 'source', 'device'],
   },
   excess_rate_limit_exceeded: {
     category: ['authentication'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
-    description: 'A login attempt was refused with 429: its account or source was throttled, or too many attempts at one account were already waiting (queue).',
-    reasons: ['account', 'account_source', 'source', 'queue'],
+    description: 'A login attempt was refused with 429: its account, source or device was throttled.',
+    reasons: ['account', 'account_source', 'source', 'device'],
   },
   session_created: {
     category: ['session'], type: ['start'], outcome: 'success', level: 'info', vocabulary: 'owasp',

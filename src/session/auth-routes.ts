@@ -69,8 +69,9 @@ export function createAuthRoutes(options: AuthRoutesOptions): Router {
   };
 
   router.post('/login', requireJson, async (ctx) => {
-    const { user, session } = await login.login({ body: (ctx.request as { body?: unknown }).body, source: ctx.ip }, reporter(ctx));
+    const { user, session, deviceCookie } = await login.login({ body: (ctx.request as { body?: unknown }).body, source: ctx.ip, cookieHeader: ctx.get('cookie') }, reporter(ctx));
     startBrowserSession(ctx, user, session);
+    ctx.append('Set-Cookie', deviceCookie);
   });
 
   router.post('/refresh', async (ctx) => {

@@ -1,47 +1,72 @@
 import { ConfigurationError } from '../errors.js';
 import type { SessionStore } from './store.js';
+import { capCount, delayFor, type ThrottlePolicy } from './throttle-policy.js';
+
+export { delayFor, type ThrottlePolicy } from './throttle-policy.js';
 
 /**
- * Failed-login throttling with growing delays (ASVS 6.3.1 / 6.1.1), counted at three scopes:
+ * Login throttling with growing delays (ASVS 6.3.1 / 6.1.1; docs/security.md, Throttling), counted at four scopes:
  *
- * - account + source: the strict one. Guessing one account from one address slows down fast and can wait up to
- *   15 minutes, but it never touches the real user, who logs in from somewhere else.
- * - account: any source. It catches a distributed guess at one account, and is deliberately capped at one
- *   minute: an attacker can make the victim wait at most that long, never lock them out.
- * - source: any account. It catches password spraying and credential stuffing from one address.
+ * - device: an attempt that carries a valid device cookie for the account (device-cookies.ts) is judged in that
+ *   device's bucket alone (OWASP Authentication Cheat Sheet, device cookies): what strangers do to the account
+ *   or to an address never delays a device the user has logged in from. A device that fails repeatedly is itself
+ *   delayed, up to 15 minutes.
+ * - account + source: the strict one for unknown devices. Guessing one account from one address slows down fast
+ *   and can wait up to 15 minutes.
+ * - account: any source, unknown devices. It catches a distributed guess at one account, and is capped at one
+ *   minute: what a stranger can make a user on a new device wait.
+ * - source: any account, unknown devices. It catches password spraying and credential stuffing from one address.
  *
- * A delay is "no attempt before lastFailure + delay"; delays double from `baseDelayMs` once `freeAttempts`
- * failures are counted within `windowMs`, and counters expire `windowMs` after the latest failure.
+ * Every attempt is judged and counted in one store step before its password is verified (SessionStore
+ * takeAttempt), so N parallel attempts count as N, in one process or many sharing a store; a success gives its
+ * attempt back to the account and source counters and clears the account+source (or device) counter.
  */
 
-export type ThrottleScope = 'account_source' | 'account' | 'source';
+export type ThrottleScope = 'device' | 'account_source' | 'account' | 'source';
 
-export interface ThrottlePolicy {
-  freeAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  windowMs: number;
-}
-
+const MINUTE = 60_000;
 export const DEFAULT_THROTTLE_POLICIES: Record<ThrottleScope, ThrottlePolicy> = {
-  account_source: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15 * 60_000, windowMs: 15 * 60_000 },
-  account: { freeAttempts: 10, baseDelayMs: 1_000, maxDelayMs: 60_000, windowMs: 15 * 60_000 },
-  source: { freeAttempts: 30, baseDelayMs: 1_000, maxDelayMs: 15 * 60_000, windowMs: 15 * 60_000 },
+  device: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },
+  account_source: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },
+  account: { freeAttempts: 10, baseDelayMs: 1_000, maxDelayMs: MINUTE, windowMs: 15 * MINUTE },
+  source: { freeAttempts: 30, baseDelayMs: 1_000, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },
 };
 
 export interface ThrottleVerdict {
   scope: ThrottleScope;
   retryAfterMs: number;
+  /** Attempts counted in that scope (including attempts under way). */
   failures: number;
 }
 
+/** Who an attempt is from: the account named (when the name is valid), the client address, a recognised device. */
+export interface AttemptSubject {
+  account: string | undefined;
+  source: string;
+  /** The device id of a valid device cookie for this account. */
+  device?: string;
+}
+
+export interface ThrottleEscalation {
+  /** Scopes this failure has just made start delaying (authn_login_lock). */
+  locked: ThrottleVerdict[];
+  /** Scopes whose delay this failure has just taken to its maximum (authn_login_fail_max). */
+  maxed: ThrottleVerdict[];
+}
+
+/** An attempt the throttle let through; it is already counted. Exactly one of its methods is called. */
+export interface ThrottleTicket {
+  /** The attempt failed: it stays counted. Says which scopes it escalated; no store call. */
+  fail(): ThrottleEscalation;
+  /** The attempt succeeded: clears the device or account+source counter; returns the failures it held. */
+  succeed(): Promise<number>;
+}
+
+export type ThrottleDecision = { allowed: true; ticket: ThrottleTicket } | { allowed: false; verdict: ThrottleVerdict };
+
 export interface LoginThrottle {
-  /** The longest wait any scope imposes now, or undefined when the attempt may proceed. */
-  check(account: string | undefined, source: string): Promise<ThrottleVerdict | undefined>;
-  /** Records a failure; returns the scopes that have just started delaying (for authn_login_lock events). */
-  fail(account: string | undefined, source: string): Promise<ThrottleVerdict[]>;
-  /** Clears the account+source counter after a success; returns how many failures it held. */
-  succeed(account: string, source: string): Promise<number>;
+  /** Judges and counts one attempt in one store step. */
+  attempt(subject: AttemptSubject): Promise<ThrottleDecision>;
 }
 
 export interface LoginThrottleOptions {
@@ -50,63 +75,65 @@ export interface LoginThrottleOptions {
   now?: () => number;
 }
 
-export function delayFor(policy: ThrottlePolicy, failures: number): number {
-  if (failures <= policy.freeAttempts) return 0;
-  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(30, failures - policy.freeAttempts - 1));
-}
-
-export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
-  const { store } = options;
-  const now = options.now ?? Date.now;
+/** The policies with `overrides` applied, each option checked once. */
+export function resolvePolicies(overrides: LoginThrottleOptions['policies'] = {}): Record<ThrottleScope, ThrottlePolicy> {
+  if (typeof overrides !== 'object' || overrides === null) throw new ConfigurationError('The throttle policies option must be an object.');
+  for (const scope of Object.keys(overrides)) {
+    if (!Object.hasOwn(DEFAULT_THROTTLE_POLICIES, scope)) throw new ConfigurationError(`The throttle has no scope "${scope}".`);
+  }
   const policies = {} as Record<ThrottleScope, ThrottlePolicy>;
   for (const scope of Object.keys(DEFAULT_THROTTLE_POLICIES) as ThrottleScope[]) {
-    const policy = { ...DEFAULT_THROTTLE_POLICIES[scope], ...options.policies?.[scope] };
+    const policy = { ...DEFAULT_THROTTLE_POLICIES[scope], ...overrides[scope] };
     for (const [name, value] of Object.entries(policy)) {
       if (!Number.isFinite(value) || value < 0) throw new ConfigurationError(`The throttle ${scope}.${name} option must be a finite, non-negative number.`);
     }
     if (policy.windowMs < policy.maxDelayMs) throw new ConfigurationError(`The throttle ${scope}.windowMs must be at least its maxDelayMs.`);
     policies[scope] = policy;
   }
+  return policies;
+}
 
-  const keysFor = (account: string | undefined, source: string): Array<[ThrottleScope, string]> => {
-    const keys: Array<[ThrottleScope, string]> = [['source', `src:${source}`]];
-    if (account !== undefined) keys.unshift(['account_source', `acctsrc:${account}\u0000${source}`], ['account', `acct:${account}`]);
-    return keys;
-  };
+/** The counters an attempt is judged against; the first is the one a success clears. */
+function countersFor({ account, source, device }: AttemptSubject): Array<[ThrottleScope, string]> {
+  if (device !== undefined && account !== undefined) return [['device', `dev:${device}`]];
+  if (account === undefined) return [['source', `src:${source}`]];
+  return [['account_source', `acctsrc:${account}\u0000${source}`], ['account', `acct:${account}`], ['source', `src:${source}`]];
+}
+
+export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const policies = resolvePolicies(options.policies);
+  const caps = Object.fromEntries(Object.entries(policies).map(([scope, policy]) => [scope, capCount(policy)])) as Record<ThrottleScope, number | undefined>;
 
   return {
-    async check(account, source) {
-      const keys = keysFor(account, source);
+    async attempt(subject) {
+      const counters = countersFor(subject);
       const t = now();
-      const counts = await store.getFailures(keys.map(([, key]) => key), t);
-      let verdict: ThrottleVerdict | undefined;
-      keys.forEach(([scope], i) => {
-        const entry = counts[i];
-        if (!entry) return;
-        const wait = entry.lastAt + delayFor(policies[scope], entry.count) - t;
-        if (wait > 0 && (!verdict || wait > verdict.retryAfterMs)) verdict = { scope, retryAfterMs: wait, failures: entry.count };
-      });
-      return verdict;
-    },
-
-    async fail(account, source) {
-      const keys = keysFor(account, source);
-      // One window for all three keys keeps the store call single; it is the longest of the policies.
-      const windowMs = Math.max(...keys.map(([scope]) => policies[scope].windowMs));
-      const counts = await store.recordFailures(keys.map(([, key]) => key), windowMs, now());
-      const locks: ThrottleVerdict[] = [];
-      keys.forEach(([scope], i) => {
-        const count = counts[i]!.count;
-        if (count === policies[scope].freeAttempts + 1) locks.push({ scope, retryAfterMs: delayFor(policies[scope], count), failures: count });
-      });
-      return locks;
-    },
-
-    async succeed(account, source) {
-      const [, key] = keysFor(account, source)[0]!;
-      const [entry] = await store.getFailures([key], now());
-      await store.clearFailures([key]);
-      return entry?.count ?? 0;
+      const result = await store.takeAttempt(counters.map(([scope, key]) => ({ key, policy: policies[scope] })), t);
+      if (!result.allowed) return { allowed: false, verdict: { scope: counters[result.index]![0], retryAfterMs: result.retryAfterMs, failures: result.count } };
+      const { counts } = result;
+      return {
+        allowed: true,
+        ticket: {
+          fail() {
+            const escalation: ThrottleEscalation = { locked: [], maxed: [] };
+            counters.forEach(([scope], i) => {
+              const count = counts[i]!;
+              const verdict = { scope, retryAfterMs: delayFor(policies[scope], count), failures: count };
+              if (count === policies[scope].freeAttempts + 1 && verdict.retryAfterMs > 0) escalation.locked.push(verdict);
+              if (count === caps[scope]) escalation.maxed.push(verdict);
+            });
+            return escalation;
+          },
+          async succeed() {
+            const [[, first], ...rest] = counters as [[ThrottleScope, string], ...Array<[ThrottleScope, string]>];
+            await Promise.all([store.clearFailures([first]), rest.length > 0 ? store.returnAttempt(rest.map(([, key]) => key)) : undefined]);
+            // This attempt was counted too.
+            return counts[0]! - 1;
+          },
+        },
+      };
     },
   };
 }

@@ -124,20 +124,49 @@ return {f[1], f[2], redis.call('GET', KEYS[2])}`,
   },
 
   /**
-   * KEYS: failure counters. ARGV: now, expiresAt, windowMs. Returns the new counts. A counter whose window has
-   * passed (by the caller's clock) starts again from one; Redis' own TTL only collects the garbage.
+   * KEYS: attempt counters. ARGV: now, then for each key freeAttempts, baseDelayMs, maxDelayMs, windowMs and
+   * expiresAt (now + windowMs). The memory store's takeAttempt in one step: when a counter's delay (delayFor in
+   * throttle-policy.ts, written again here) still runs, returns { 0, index, count, wait } and records nothing;
+   * else adds one to every counter and returns { 1, count... }. A counter whose window has passed (by the
+   * caller's clock) starts again from one; Redis' own TTL only collects the garbage.
    */
-  sentinelRecordFailures: {
+  sentinelTakeAttempt: {
     lua: `
-local out = {}
+local now = tonumber(ARGV[1])
+local counts = {}
+local worst, worstIndex = 0, 0
 for i, key in ipairs(KEYS) do
-  local expiresAt = redis.call('HGET', key, 'expiresAt')
-  if expiresAt and tonumber(expiresAt) < tonumber(ARGV[1]) then redis.call('DEL', key) end
-  out[i] = redis.call('HINCRBY', key, 'count', 1)
-  redis.call('HSET', key, 'lastAt', ARGV[1], 'expiresAt', ARGV[2])
-  redis.call('PEXPIRE', key, ARGV[3])
+  local o = 2 + 5 * (i - 1)
+  local f = redis.call('HMGET', key, 'count', 'lastAt', 'expiresAt')
+  local count = 0
+  if f[1] and tonumber(f[3]) >= now then count = tonumber(f[1]) end
+  counts[i] = count
+  local free = tonumber(ARGV[o])
+  if count > free then
+    local delay = math.min(tonumber(ARGV[o + 2]), tonumber(ARGV[o + 1]) * 2 ^ math.min(30, count - free - 1))
+    local wait = tonumber(f[2]) + delay - now
+    if wait > worst then worst, worstIndex = wait, i end
+  end
+end
+if worstIndex > 0 then return {0, worstIndex, counts[worstIndex], string.format('%d', math.ceil(worst))} end
+local out = {1}
+for i, key in ipairs(KEYS) do
+  local o = 2 + 5 * (i - 1)
+  if counts[i] == 0 then redis.call('DEL', key) end
+  out[i + 1] = redis.call('HINCRBY', key, 'count', 1)
+  redis.call('HSET', key, 'lastAt', ARGV[1], 'expiresAt', ARGV[o + 4])
+  redis.call('PEXPIRE', key, ARGV[o + 3])
 end
 return out`,
+  },
+
+  /** KEYS: attempt counters. Takes one attempt back from each; a counter at zero is deleted. */
+  sentinelReturnAttempt: {
+    lua: `
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 and redis.call('HINCRBY', key, 'count', -1) <= 0 then redis.call('DEL', key) end
+end
+return 1`,
   },
 
   /** KEYS: failure counters. Returns count, lastAt, expiresAt for each (nil when absent). */

@@ -17,10 +17,12 @@ export type { StoreClock } from './redis/clock.js';
  * file composes the units under redis/ and maps each SessionStore call to its script:
  *
  * - Every read-then-write runs as one Lua script (redis-scripts.ts), atomic across instances: racing refreshes
- *   produce exactly one winner, reuse detection revokes the family once, failures from all instances add up.
+ *   produce exactly one winner, reuse detection revokes the family once, a login attempt is judged and counted
+ *   in one step whichever instance it reaches (N parallel attempts count as N).
  * - Keys expire by themselves: a family at its absolute expiry, a user's family set with its longest family, a
- *   not-before time once no token issued before it can be alive, a failure counter `windowMs` after its latest
- *   failure. TTLs are relative to the caller's clock, so skew between app servers and Redis does not matter.
+ *   not-before time once no token issued before it can be alive, an attempt counter its policy's `windowMs`
+ *   after its latest attempt. TTLs are relative to the caller's clock, so skew between app servers and Redis
+ *   does not matter.
  * - It fails fast and closed (redis/client.ts, redis/connection.ts): bounded connect and command timeouts, no
  *   offline queue, at most `maxInFlight` calls at once, every failure a SessionStoreError; the session kit answers
  *   503 store_unavailable. ioredis reconnects by itself, so service comes back without a restart.
@@ -148,10 +150,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
     isSessionActive: check.isSessionActive,
 
-    async recordFailures(failureKeys, windowMs, now) {
-      if (failureKeys.length === 0) return [];
-      const counts = await connection.run('recordFailures', () => scripts.sentinelRecordFailures(String(failureKeys.length), ...failureKeys.map(keys.failure), String(now), String(now + windowMs), String(Math.max(1, Math.ceil(windowMs))))) as number[];
-      return counts.map((count) => ({ count: Number(count), lastAt: now }));
+    async takeAttempt(counters, now) {
+      if (counters.length === 0) return { allowed: true, counts: [] };
+      const args = counters.flatMap(({ policy }) => [policy.freeAttempts, policy.baseDelayMs, policy.maxDelayMs, Math.max(1, Math.ceil(policy.windowMs)), now + policy.windowMs].map(String));
+      const reply = await connection.run('takeAttempt', () => scripts.sentinelTakeAttempt(String(counters.length), ...counters.map(({ key }) => keys.failure(key)), String(now), ...args)) as Array<number | string>;
+      const [allowed, ...rest] = reply.map(Number);
+      if (allowed === 1) return { allowed: true, counts: rest };
+      return { allowed: false, index: rest[0]! - 1, count: rest[1]!, retryAfterMs: rest[2]! };
+    },
+
+    async returnAttempt(failureKeys) {
+      if (failureKeys.length === 0) return;
+      await connection.run('returnAttempt', () => scripts.sentinelReturnAttempt(String(failureKeys.length), ...failureKeys.map(keys.failure)));
     },
 
     async getFailures(failureKeys, now) {

@@ -8,6 +8,7 @@ import { createAuthRoutes } from './auth-routes.js';
 import { createAuthenticate } from './authenticate.js';
 import { createCsrfGuard } from './csrf-guard.js';
 import { createCsrfTokens, deriveSecret } from './csrf-tokens.js';
+import { createDeviceCookies } from './device-cookies.js';
 import type { KeyRing } from './key-ring.js';
 import { createLoginFlow } from './login-flow.js';
 import { createLoginThrottle, type LoginThrottle, type ThrottlePolicy, type ThrottleScope } from './login-throttle.js';
@@ -67,9 +68,16 @@ export interface SessionKitOptions {
   cookieNames?: Partial<{ access: string; refresh: string; csrf: string }>;
   /** Per-scope overrides of DEFAULT_THROTTLE_POLICIES. */
   throttle?: Partial<Record<ThrottleScope, Partial<ThrottlePolicy>>>;
-  /** Login attempts for one account that may wait their turn in this process before more get 429. Default 100. */
-  loginQueueSize?: number;
-  /** scrypt cost of the hash verified for unknown users; defaults to the cost of the first real user seen. */
+  /**
+   * The device cookie a successful login leaves (device-cookies.ts): default name `__Host-sentinel_device`, and
+   * how long a device stays known after its latest login, default 90 days.
+   */
+  deviceCookie?: { name?: string; ttlMs?: number };
+  /**
+   * The scrypt cost passwords should have, default DEFAULT_SCRYPT (ASVS 11.4.2): cheaper hashes are replaced at
+   * the next successful login when the user directory has updatePasswordHash. Also the cost of the hash verified
+   * for unknown users until the first real user is seen.
+   */
   passwordParams?: ScryptParams;
   /** Receives every security event. Must not throw; if it does, the error is swallowed (logging never stops the app). */
   onEvent?: (event: SecurityEvent) => void;
@@ -108,7 +116,6 @@ export const SESSION_KIT_DEFAULTS = {
   bearer: false,
   allowedOrigins: [] as readonly string[],
   cookieNames: { access: '__Host-sentinel_at', refresh: '__Secure-sentinel_rt', csrf: '__Host-sentinel_csrf' },
-  loginQueueSize: 100,
 } as const;
 
 export function createSessionKit(options: SessionKitOptions): SessionKit {
@@ -121,7 +128,6 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   if (o.accessTtlMs >= o.refreshTtlMs) throw new ConfigurationError('options.accessTtlMs must be shorter than options.refreshTtlMs.');
   if (o.refreshTtlMs > o.absoluteTtlMs) throw new ConfigurationError('options.refreshTtlMs must not exceed options.absoluteTtlMs.');
   if (!/^\/[A-Za-z0-9/_-]*$/.test(o.basePath) || o.basePath.endsWith('/')) throw new ConfigurationError('options.basePath must look like /auth.');
-  if (!Number.isInteger(o.loginQueueSize) || o.loginQueueSize < 1) throw new ConfigurationError('options.loginQueueSize must be a positive integer.');
   if (typeof o.bearer !== 'boolean') throw new ConfigurationError('options.bearer must be true or false.');
   if (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((origin) => typeof origin === 'string')) {
     throw new ConfigurationError('options.allowedOrigins must be a list of origins.');
@@ -131,9 +137,8 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const now = o.now ?? Date.now;
   const cookies = createSessionCookies({ cookieNames: { ...SESSION_KIT_DEFAULTS.cookieNames, ...o.cookieNames }, refreshPath: `${o.basePath}/refresh`, now });
   const keyRing = o.keyRing;
-  const csrfSecrets = [keyRing.active, ...keyRing.kids.map((kid) => keyRing.get(kid)!)]
-    .filter((key) => key.signKey)
-    .map((key) => deriveSecret(key.signKey!, 'csrf'));
+  const signKeys = [keyRing.active, ...keyRing.kids.map((kid) => keyRing.get(kid)!)].filter((key) => key.signKey).map((key) => key.signKey!);
+  const csrfSecrets = signKeys.map((key) => deriveSecret(key, 'csrf'));
   const csrfTokens = createCsrfTokens(csrfSecrets);
   // Keyed by the active signing key: no extra secret to configure, and every instance computes the same reference.
   const sessionRef = createSessionRef(deriveSecret(keyRing.active.signKey, 'log'));
@@ -141,6 +146,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const tokens = createTokenService({ keyRing, issuer: o.issuer, audience: o.audience, clockToleranceSec: o.clockToleranceSec, now });
   const store = o.store ?? createMemoryStore({ now });
   const throttle = createLoginThrottle({ store, policies: o.throttle, now });
+  const devices = createDeviceCookies({ secrets: signKeys.map((key) => deriveSecret(key, 'device')), name: o.deviceCookie?.name, ttlMs: o.deviceCookie?.ttlMs, now });
 
   const authenticate = createAuthenticate({ tokens, store, accessCookieName: cookies.specs.access.name, bearer: o.bearer });
   const csrf = createCsrfGuard({ csrfTokens, allowedOrigins: o.allowedOrigins, emit });
@@ -148,7 +154,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const sessions = createSessionIssuer({ tokens, store, csrfTokens, accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs });
   const router = createAuthRoutes({
     basePath: o.basePath,
-    login: createLoginFlow({ users: o.users, throttle, sessions, passwordParams: o.passwordParams, maxQueue: o.loginQueueSize, now }),
+    login: createLoginFlow({ users: o.users, throttle, sessions, devices, passwordParams: o.passwordParams, now }),
     refresh: createRefreshFlow({ tokens, store, users: o.users, sessions, refreshTtlMs: o.refreshTtlMs, refreshGraceMs: o.refreshGraceMs, now }),
     logout: createLogoutFlow({ tokens, store, now }),
     cookies,

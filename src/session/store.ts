@@ -1,3 +1,5 @@
+import { delayFor, type ThrottlePolicy } from './throttle-policy.js';
+
 /**
  * Server-side session state behind one interface (docs/architecture.md): refresh families, revocation, per-user
  * not-before times and failed-login counters. Memory is the default; a shared store (Redis) makes several
@@ -36,9 +38,21 @@ export interface RotateOptions {
   idleTtlMs: number;
 }
 
+/** One counter a login attempt is judged against: its key and the policy that turns its count into a delay. */
+export interface AttemptCounter {
+  key: string;
+  policy: ThrottlePolicy;
+}
+
+export type AttemptResult =
+  /** No counter was delaying: each now counts this attempt; `counts` are their values after it, in order. */
+  | { allowed: true; counts: number[] }
+  /** A counter's delay still runs: nothing was recorded. The longest wait, the counter that imposes it, its count. */
+  | { allowed: false; index: number; count: number; retryAfterMs: number };
+
 export interface FailureCount {
   count: number;
-  /** When the latest failure was recorded (ms since epoch). */
+  /** When the latest attempt was counted (ms since epoch). */
   lastAt: number;
 }
 
@@ -56,8 +70,15 @@ export interface SessionStore {
    * path a promise and a microtask per request.
    */
   isSessionActive(sessionId: string, userId: string, issuedAtSec: number): boolean | Promise<boolean>;
-  /** Adds one failure to each key (each kept for `windowMs` after its latest failure); returns the new counts. */
-  recordFailures(keys: readonly string[], windowMs: number, now: number): Promise<FailureCount[]>;
+  /**
+   * Judges a login attempt and counts it, atomically (one step for every counter, on every instance): when any
+   * counter's delay (throttle-policy.ts) still runs at `now`, nothing is recorded and the longest wait comes
+   * back; otherwise one attempt is added to each counter, kept for its policy's `windowMs` after this attempt.
+   * So N parallel attempts count as N: none is judged before the ones already under way are counted.
+   */
+  takeAttempt(counters: readonly AttemptCounter[], now: number): Promise<AttemptResult>;
+  /** Takes one attempt back from each key (the attempt succeeded); a counter that reaches zero is gone. */
+  returnAttempt(keys: readonly string[]): Promise<void>;
   getFailures(keys: readonly string[], now: number): Promise<Array<FailureCount | undefined>>;
   clearFailures(keys: readonly string[]): Promise<void>;
   close(): Promise<void>;
@@ -159,15 +180,36 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return issuedAtSec >= (notBefore.get(userId) ?? 0);
     },
 
-    async recordFailures(keys, windowMs, t) {
-      return keys.map((key) => {
-        const entry = liveFailure(key, t) ?? { count: 0, lastAt: t, expiresAt: 0 };
-        entry.count += 1;
-        entry.lastAt = t;
-        entry.expiresAt = t + windowMs;
-        failures.set(key, entry);
-        return { count: entry.count, lastAt: entry.lastAt };
-      });
+    async takeAttempt(counters, t) {
+      // No await between the judgement and the counting: atomic within this process, as the Redis script is across.
+      const entries = counters.map(({ key }) => liveFailure(key, t));
+      let refused: Extract<AttemptResult, { allowed: false }> | undefined;
+      for (const [index, { policy }] of counters.entries()) {
+        const entry = entries[index];
+        const retryAfterMs = entry ? entry.lastAt + delayFor(policy, entry.count) - t : 0;
+        if (entry && retryAfterMs > 0 && (!refused || retryAfterMs > refused.retryAfterMs)) refused = { allowed: false, index, count: entry.count, retryAfterMs };
+      }
+      if (refused) return refused;
+      return {
+        allowed: true,
+        counts: counters.map(({ key, policy }, index) => {
+          const entry = entries[index] ?? { count: 0, lastAt: t, expiresAt: 0 };
+          entry.count += 1;
+          entry.lastAt = t;
+          entry.expiresAt = t + policy.windowMs;
+          failures.set(key, entry);
+          return entry.count;
+        }),
+      };
+    },
+
+    async returnAttempt(keys) {
+      for (const key of keys) {
+        const entry = failures.get(key);
+        if (!entry) continue;
+        entry.count -= 1;
+        if (entry.count <= 0) failures.delete(key);
+      }
     },
 
     async getFailures(keys, t) {

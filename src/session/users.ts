@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
 import { DEFAULT_SCRYPT, hashPassword, parsePasswordHash, type ParsedHash } from './passwords.js';
 
@@ -19,6 +19,12 @@ export interface UserRecord {
 
 export interface UserDirectory {
   find(name: string): Promise<UserRecord | undefined>;
+  /**
+   * Optional: replaces a user's password hash if it is still `expectedHash`, and says whether it did. The login
+   * flow calls it after a successful login whose hash costs less than the configured scrypt parameters (ASVS
+   * 11.4.2); the comparison keeps a password changed meanwhile from being overwritten by a rehash of the old one.
+   */
+  updatePasswordHash?(name: string, expectedHash: string, newHash: string): Promise<boolean>;
 }
 
 interface UsersFile {
@@ -62,13 +68,51 @@ export function createFileUserDirectory(path: string): UserDirectory & { readonl
       }
       return byName.get(name);
     },
+    async updatePasswordHash(name, expectedHash, newHash) {
+      const updated = replaceHashInFile(path, name, expectedHash, newHash);
+      if (updated) {
+        byName = load(path);
+        mtimeMs = statSync(path).mtimeMs;
+      }
+      return updated;
+    },
   };
+}
+
+/**
+ * Rewrites the file with one hash replaced, atomically (a temporary file renamed over it). It gives up when the
+ * hash is no longer `expectedHash` or when the file changed while it was being rewritten (a `users` command
+ * writing at the same moment): the rehash waits for the next login rather than undo someone else's change.
+ */
+function replaceHashInFile(path: string, name: string, expectedHash: string, newHash: string): boolean {
+  const before = statSync(path);
+  const file = JSON.parse(readFileSync(path, 'utf8')) as UsersFile;
+  const user = Array.isArray(file.users) ? file.users.find((entry) => entry?.name === name) : undefined;
+  if (!user || user.passwordHash !== expectedHash) return false;
+  user.passwordHash = newHash;
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: before.mode & 0o777 });
+  const now = statSync(path);
+  if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) {
+    rmSync(temp, { force: true });
+    return false;
+  }
+  renameSync(temp, path);
+  return true;
 }
 
 /** A directory held in memory, for tests and for the development server's demo user. */
 export function createMemoryUserDirectory(users: readonly UserRecord[]): UserDirectory {
   const byName = new Map(users.map((user) => [user.name, user]));
-  return { find: async (name) => byName.get(name) };
+  return {
+    find: async (name) => byName.get(name),
+    async updatePasswordHash(name, expectedHash, newHash) {
+      const user = byName.get(name);
+      if (!user || user.passwordHash !== expectedHash) return false;
+      byName.set(name, { ...user, passwordHash: newHash });
+      return true;
+    },
+  };
 }
 
 function load(path: string): Map<string, UserRecord> {

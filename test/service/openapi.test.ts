@@ -196,7 +196,7 @@ describe('the reference app against its description', () => {
     const client = new TestClient(url);
     const login = await client.login('alice', PASSWORDS.alice);
     conform('post', '/auth/login', login);
-    assert.deepEqual(login.setCookies.map((line) => line.split('=')[0]).sort(), Object.values(SESSION_COOKIES).sort());
+    assert.deepEqual(login.setCookies.map((line) => line.split('=')[0]).sort(), [...Object.values(SESSION_COOKIES), '__Host-sentinel_device'].sort());
     assert.equal(login.headers.get('cache-control'), 'no-store');
     conform('get', '/auth/me', await client.request('GET', '/auth/me'));
     const refresh = await client.request('POST', '/auth/refresh');

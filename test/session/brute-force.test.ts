@@ -10,6 +10,7 @@ const LOGIN_FAILED = '{"error":{"code":"login_failed","message":"Invalid usernam
 
 /** account+source: 3 free failures, then 1 s, 2 s, 4 s ...; the other scopes far away unless a test says otherwise. */
 const POLICIES: Record<ThrottleScope, ThrottlePolicy> = {
+  device: { freeAttempts: 3, baseDelayMs: SECOND, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },
   account_source: { freeAttempts: 3, baseDelayMs: SECOND, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },
   account: { freeAttempts: 50, baseDelayMs: SECOND, maxDelayMs: MINUTE, windowMs: 15 * MINUTE },
   source: { freeAttempts: 50, baseDelayMs: SECOND, maxDelayMs: 15 * MINUTE, windowMs: 15 * MINUTE },

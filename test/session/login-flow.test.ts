@@ -5,6 +5,7 @@ import type { EventAction } from '../../src/events/catalogue.js';
 import type { SecurityEventInput } from '../../src/events/security-event.js';
 import { LOGIN_FAILURES, createLoginFlow, type LoginFailureReason, type PasswordVerifier } from '../../src/session/login-flow.js';
 import { createLoginThrottle, type ThrottlePolicy, type ThrottleScope } from '../../src/session/login-throttle.js';
+import type { DeviceCookies } from '../../src/session/device-cookies.js';
 import type { ParsedHash } from '../../src/session/passwords.js';
 import type { IssuedSession, SessionIssuer } from '../../src/session/session-issuer.js';
 import { createMemoryStore, type SessionStore } from '../../src/session/store.js';
@@ -21,11 +22,12 @@ const SECOND = 1_000;
 const FAR = { freeAttempts: 1_000, baseDelayMs: SECOND, maxDelayMs: SECOND, windowMs: 60 * SECOND };
 /** Delays alice from one source after her first failure: 1 s, then 2 s ... */
 const STRICT: Record<ThrottleScope, ThrottlePolicy> = {
+  device: FAR,
   account_source: { freeAttempts: 0, baseDelayMs: SECOND, maxDelayMs: 60 * SECOND, windowMs: 60 * SECOND },
   account: FAR,
   source: FAR,
 };
-const LENIENT: Record<ThrottleScope, ThrottlePolicy> = { account_source: FAR, account: FAR, source: FAR };
+const LENIENT: Record<ThrottleScope, ThrottlePolicy> = { device: FAR, account_source: FAR, account: FAR, source: FAR };
 
 /** A PHC string the flow parses; the fake verifier treats its hash bytes as the password itself. */
 const phc = (password: string): string => `$scrypt$ln=${PARAMS.ln},r=${PARAMS.r},p=${PARAMS.p}$c2FsdHNhbHRzYWx0$${Buffer.from(password).toString('base64').replace(/=+$/, '')}`;
@@ -52,6 +54,13 @@ class FakePasswords implements PasswordVerifier {
     if (this.held) await new Promise<void>((resolve) => this.held!.push(resolve));
     this.inFlight -= 1;
     return Buffer.from(password).equals(hash.hash);
+  }
+
+  readonly hashed: Array<{ password: string; params: unknown }> = [];
+
+  async hash(password: string, params: unknown): Promise<string> {
+    this.hashed.push({ password, params });
+    return `rehashed:${password}`;
   }
 
   async dummy(params?: unknown): Promise<ParsedHash> {
@@ -92,9 +101,18 @@ describe('createLoginFlow', () => {
     },
   };
 
-  function flow(policies: Record<ThrottleScope, ThrottlePolicy> = LENIENT, maxQueue = 100): ReturnType<typeof createLoginFlow> {
+  /** Device cookies: `device-<n>` for user u_x is `u_x:device-<n>`; anything else is not recognised. */
+  const devices: Pick<DeviceCookies, 'recognise' | 'issue'> = {
+    recognise(header, userId) {
+      const [owner, id] = /(?:^|; )device=([^;]+)/.exec(header ?? '')?.[1]?.split(':') ?? [];
+      return owner === userId ? id : undefined;
+    },
+    issue: (userId) => `device=${userId}:device-${started.length}`,
+  };
+
+  function flow(policies: Record<ThrottleScope, ThrottlePolicy> = LENIENT): ReturnType<typeof createLoginFlow> {
     const throttle = createLoginThrottle({ store, policies, now: () => Date.now() });
-    return createLoginFlow({ users: createMemoryUserDirectory(USERS), throttle, sessions, passwordParams: PARAMS, passwords, maxQueue, now: () => Date.now() });
+    return createLoginFlow({ users: createMemoryUserDirectory(USERS), throttle, sessions, devices, passwordParams: PARAMS, passwords, now: () => Date.now() });
   }
 
   const attempt = (username: unknown, password: unknown, source = '203.0.113.5') => ({ body: { username, password }, source });
@@ -119,7 +137,7 @@ describe('createLoginFlow', () => {
   });
 
   it('has one table entry per failure reason, each with the status its error code carries', () => {
-    assert.deepEqual(Object.keys(LOGIN_FAILURES).sort(), ['bad_password', 'disabled', 'malformed', 'queue', 'throttled', 'unknown_user']);
+    assert.deepEqual(Object.keys(LOGIN_FAILURES).sort(), ['bad_password', 'disabled', 'malformed', 'throttled', 'unknown_user']);
     for (const [reason, entry] of Object.entries(LOGIN_FAILURES)) {
       assert.equal(entry.status, ERROR_CODES[entry.code].status, reason);
     }
@@ -170,16 +188,6 @@ describe('createLoginFlow', () => {
     assert.equal(throttled.headers['Retry-After'], '1');
     record('throttled', throttled);
 
-    login = flow(LENIENT, 1);
-    passwords.hold();
-    const first = login.login(attempt('carol', 'carol password', '198.51.100.2'), report);
-    const queued = await refused(login.login(attempt('carol', 'carol password', '198.51.100.2'), report));
-    assert.equal(queued.reason, 'queue');
-    assert.equal(queued.headers['Retry-After'], '1');
-    record('queue', queued);
-    passwords.release();
-    await first;
-
     for (const [reason, entry] of Object.entries(LOGIN_FAILURES)) {
       assert.deepEqual(seen.get(reason as LoginFailureReason), { action: entry.action, status: entry.status, code: entry.code }, reason);
     }
@@ -215,7 +223,7 @@ describe('createLoginFlow', () => {
     assert.equal(events.at(-2)!.input.sentinel?.session_id, 'session-1');
   });
 
-  it('runs concurrent attempts for one account one at a time, so the second sees the first failure', async () => {
+  it('counts concurrent attempts as they start: the second is judged with the first under way, never verified', async () => {
     const login = flow(STRICT);
     passwords.hold();
     const first = refused(login.login(attempt('alice', 'guess 1'), report));
@@ -223,35 +231,73 @@ describe('createLoginFlow', () => {
     const other = refused(login.login(attempt('carol', 'guess 3'), report));
     await settle();
     assert.equal(passwords.inFlight, 2, 'alice once, and carol alongside');
-    assert.deepEqual(passwords.verified.map((v) => v.password).sort(), ['guess 1', 'guess 3']);
+    assert.equal((await second).code, 'too_many_requests', 'refused while the first is still being verified');
     passwords.release();
 
     assert.equal((await first).code, 'login_failed');
     assert.equal((await other).code, 'login_failed');
-    const late = await second;
-    assert.equal(late.code, 'too_many_requests', 'judged after the first failure, not alongside it');
     assert.deepEqual(passwords.verified.map((v) => v.password).sort(), ['guess 1', 'guess 3'], 'the second guess was never verified');
   });
 
-  it('serialises attempts without a valid username by source, and leaves other sources alone', async () => {
+  it('verifies attempts without a valid username in parallel, counted against their source', async () => {
     const login = flow();
     passwords.hold();
-    const a = refused(login.login({ body: {}, source: '192.0.2.1' }, report));
-    const b = refused(login.login({ body: {}, source: '192.0.2.1' }, report));
-    const c = refused(login.login({ body: {}, source: '192.0.2.2' }, report));
+    const all = Promise.all([0, 1, 2].map((i) => refused(login.login({ body: {}, source: `192.0.2.${i % 2}` }, report))));
     await settle();
-    assert.equal(passwords.inFlight, 2);
+    assert.equal(passwords.inFlight, 3);
     passwords.release();
-    await Promise.all([a, b, c]);
+    await all;
     assert.equal(passwords.verified.length, 3);
-    assert.equal(passwords.maxInFlight, 2);
+  });
+
+  it('judges an attempt with a recognised device cookie in that device\'s bucket only, and issues a new cookie', async () => {
+    const login = flow(STRICT);
+    // A stranger's failure delays alice's account+source...
+    await refused(login.login(attempt('alice', 'guess'), report));
+    assert.equal((await refused(login.login(attempt('alice', 'alice password'), report))).reason, 'account_source');
+    // ...but not her known device at the same address.
+    const known = await login.login({ ...attempt('alice', 'alice password'), cookieHeader: 'device=u_alice:d1' }, report);
+    assert.equal(known.deviceCookie, 'device=u_alice:device-1');
+    assert.equal(events.findLast((e) => e.action === 'authn_login_success')?.input.sentinel?.known_device, true);
+    // Another user's device cookie is nobody's device for alice.
+    assert.equal((await refused(login.login({ ...attempt('alice', 'alice password'), cookieHeader: 'device=u_carol:d2' }, report))).reason, 'account_source');
+  });
+
+  it('rehashes a password below the configured cost after a successful login, never after a failure', async () => {
+    const updates: string[][] = [];
+    const users = { ...createMemoryUserDirectory(USERS), updatePasswordHash: async (...args: string[]) => (updates.push(args), true) };
+    const target = { ln: 12, r: 8, p: 1 };
+    const login = createLoginFlow({ users, throttle: createLoginThrottle({ store, policies: LENIENT }), sessions, devices, passwords, passwordParams: target });
+    await refused(login.login(attempt('alice', 'wrong'), report));
+    assert.deepEqual(updates, []);
+    await login.login(attempt('alice', 'alice password'), report);
+    assert.deepEqual(passwords.hashed, [{ password: 'alice password', params: target }]);
+    assert.deepEqual(updates, [['alice', USERS[0]!.passwordHash, 'rehashed:alice password']]);
+    assert.equal(events.findLast((e) => e.action === 'authn_login_successafterfail')?.input.sentinel?.password_rehash, 'done');
+  });
+
+  it('keeps the login when the rehash fails, and says so in the event', async () => {
+    const users = { ...createMemoryUserDirectory(USERS), updatePasswordHash: async () => Promise.reject(new Error('disk full')) };
+    const login = createLoginFlow({ users, throttle: createLoginThrottle({ store, policies: LENIENT }), sessions, devices, passwords, passwordParams: { ln: 12, r: 8, p: 1 } });
+    const success = await login.login(attempt('alice', 'alice password'), report);
+    assert.equal(success.user.id, 'u_alice');
+    assert.equal(events.findLast((e) => e.action === 'authn_login_success')?.input.sentinel?.password_rehash, 'failed');
+  });
+
+  it('leaves a hash at or above the configured cost alone', async () => {
+    const updates: unknown[] = [];
+    const users = { ...createMemoryUserDirectory(USERS), updatePasswordHash: async (...args: string[]) => (updates.push(args), true) };
+    const login = createLoginFlow({ users, throttle: createLoginThrottle({ store, policies: LENIENT }), sessions, devices, passwords, passwordParams: PARAMS });
+    await login.login(attempt('alice', 'alice password'), report);
+    assert.deepEqual(updates, []);
+    assert.equal(events.findLast((e) => e.action === 'authn_login_success')?.input.sentinel?.password_rehash, undefined);
   });
 
   it('re-makes the dummy hash at the cost of the users it has seen', async () => {
     const login = createLoginFlow({
       users: createMemoryUserDirectory([{ ...USERS[0]!, passwordHash: phc('alice password').replace('ln=10', 'ln=11') }]),
       throttle: createLoginThrottle({ store, policies: LENIENT, now: () => Date.now() }),
-      sessions, passwords, maxQueue: 10,
+      sessions, devices, passwords,
     });
     await refused(login.login(attempt('alice', 'wrong'), report));
     assert.deepEqual(passwords.dummies, [undefined, { ln: 11, r: 8, p: 1 }]);

@@ -7,8 +7,11 @@ import {
   delayFor,
   type LoginThrottle,
   type LoginThrottleOptions,
+  type ThrottleEscalation,
   type ThrottlePolicy,
+  type ThrottleVerdict,
 } from '../../src/session/login-throttle.js';
+import { capCount } from '../../src/session/throttle-policy.js';
 import { createMemoryStore, type SessionStore } from '../../src/session/store.js';
 
 const SECOND = 1_000;
@@ -45,6 +48,16 @@ describe('delayFor', () => {
   });
 });
 
+describe('capCount', () => {
+  it('is the count whose delay first reaches maxDelayMs: 17 for the default account scope (1 s doubling to 60 s)', () => {
+    assert.equal(capCount(DEFAULT_THROTTLE_POLICIES.account), 17);
+    assert.equal(delayFor(DEFAULT_THROTTLE_POLICIES.account, 16), 32 * SECOND);
+    assert.equal(capCount(SMALL), 7);
+    assert.equal(capCount({ ...SMALL, baseDelayMs: 10 * SECOND }), 4, 'a base above the cap reaches it at once');
+    assert.equal(capCount({ ...SMALL, maxDelayMs: 0 }), undefined, 'a scope that never delays never maxes');
+  });
+});
+
 describe('createLoginThrottle', () => {
   let clock = T0;
   const stores: SessionStore[] = [];
@@ -53,55 +66,57 @@ describe('createLoginThrottle', () => {
     stores.push(store);
     return createLoginThrottle({ store, policies, now: () => clock });
   };
+  /** One attempt that fails: its escalation, or the verdict that refused it. */
+  const fail = async (throttle: LoginThrottle, account: string | undefined, source: string, device?: string): Promise<ThrottleEscalation | ThrottleVerdict> => {
+    const decision = await throttle.attempt({ account, source, device });
+    return decision.allowed ? decision.ticket.fail() : decision.verdict;
+  };
+  const succeed = async (throttle: LoginThrottle, account: string, source: string, device?: string): Promise<number | ThrottleVerdict> => {
+    const decision = await throttle.attempt({ account, source, device });
+    return decision.allowed ? decision.ticket.succeed() : decision.verdict;
+  };
   const failTimes = async (throttle: LoginThrottle, count: number, account: string | undefined, source: string): Promise<void> => {
-    for (let i = 0; i < count; i += 1) await throttle.fail(account, source);
+    for (let i = 0; i < count; i += 1) assert.ok('locked' in (await fail(throttle, account, source)), `failure ${i + 1} was let through`);
   };
   afterEach(async () => {
     clock = T0;
     await Promise.all(stores.splice(0).map((store) => store.close()));
   });
 
-  it('lets the free attempts through without any wait', async () => {
-    const throttle = make({ account_source: SMALL, account: NEVER, source: NEVER });
-    for (let i = 0; i < SMALL.freeAttempts; i += 1) {
-      assert.equal(await throttle.check('alice', '10.0.0.1'), undefined, `before failure ${i + 1}`);
-      assert.deepEqual(await throttle.fail('alice', '10.0.0.1'), []);
-    }
-    assert.equal(await throttle.check('alice', '10.0.0.1'), undefined);
-  });
-
-  it('delays from the next failure on, doubling up to the cap, counted from the latest failure', async () => {
+  it('lets the free attempts and the one that starts the delay through, then refuses without counting', async () => {
     const throttle = make({ account_source: SMALL, account: NEVER, source: NEVER });
     await failTimes(throttle, SMALL.freeAttempts + 1, 'alice', '10.0.0.1');
-    assert.deepEqual(await throttle.check('alice', '10.0.0.1'), { scope: 'account_source', retryAfterMs: 1_000, failures: 4 });
-
+    for (let i = 0; i < 5; i += 1) assert.deepEqual(await fail(throttle, 'alice', '10.0.0.1'), { scope: 'account_source', retryAfterMs: 1_000, failures: 4 });
     clock += 999;
-    assert.deepEqual(await throttle.check('alice', '10.0.0.1'), { scope: 'account_source', retryAfterMs: 1, failures: 4 });
+    assert.deepEqual(await fail(throttle, 'alice', '10.0.0.1'), { scope: 'account_source', retryAfterMs: 1, failures: 4 });
     clock += 1;
-    assert.equal(await throttle.check('alice', '10.0.0.1'), undefined);
-
     const waits: number[] = [];
-    for (let i = 0; i < 6; i += 1) {
-      await throttle.fail('alice', '10.0.0.1');
-      const verdict = await throttle.check('alice', '10.0.0.1');
-      assert.ok(verdict);
+    for (let i = 0; i < 5; i += 1) {
+      assert.ok('locked' in (await fail(throttle, 'alice', '10.0.0.1')));
+      const verdict = await fail(throttle, 'alice', '10.0.0.1') as ThrottleVerdict;
       waits.push(verdict.retryAfterMs);
       clock += verdict.retryAfterMs;
     }
-    assert.deepEqual(waits, [2_000, 4_000, 8_000, 8_000, 8_000, 8_000]);
+    assert.deepEqual(waits, [2_000, 4_000, 8_000, 8_000, 8_000]);
   });
 
-  it('reports a lock verdict exactly once per scope, on the failure that starts the delay', async () => {
+  it('reports lock and max exactly once per scope, on the failures that start the delay and reach its cap', async () => {
     const throttle = make({
-      account_source: { ...SMALL, freeAttempts: 2 },
-      account: { ...SMALL, freeAttempts: 4 },
-      source: { ...SMALL, freeAttempts: 6 },
+      account_source: { ...SMALL, freeAttempts: 2, maxDelayMs: 2 * SECOND },
+      account: { ...SMALL, freeAttempts: 4, maxDelayMs: SECOND },
+      source: NEVER,
     });
-    const locks: string[][] = [];
-    for (let i = 0; i < 9; i += 1) locks.push((await throttle.fail('alice', '10.0.0.1')).map((v) => `${v.scope}:${v.failures}:${v.retryAfterMs}`));
-    assert.deepEqual(locks, [
-      [], [], ['account_source:3:1000'], [], ['account:5:1000'], [], ['source:7:1000'], [], [],
-    ]);
+    const seen: string[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const outcome = await fail(throttle, 'alice', '10.0.0.1');
+      if ('locked' in outcome) {
+        seen.push([...outcome.locked.map((v) => `lock:${v.scope}:${v.failures}`), ...outcome.maxed.map((v) => `max:${v.scope}:${v.failures}:${v.retryAfterMs}`)].join(' '));
+      } else {
+        seen.push('refused');
+        clock += outcome.retryAfterMs;
+      }
+    }
+    assert.deepEqual(seen, ['', '', 'lock:account_source:3', 'refused', 'max:account_source:4:2000', 'refused', 'lock:account:5 max:account:5:1000', 'refused']);
   });
 
   it('answers with the longest wait when several scopes delay at once', async () => {
@@ -111,100 +126,75 @@ describe('createLoginThrottle', () => {
       source: { freeAttempts: 1, baseDelayMs: 10 * SECOND, maxDelayMs: MINUTE, windowMs: MINUTE },
     });
     await failTimes(throttle, 2, 'alice', '10.0.0.1');
-    assert.deepEqual(await throttle.check('alice', '10.0.0.1'), { scope: 'account', retryAfterMs: 20 * SECOND, failures: 2 });
+    assert.deepEqual(await fail(throttle, 'alice', '10.0.0.1'), { scope: 'account', retryAfterMs: 20 * SECOND, failures: 2 });
   });
 
-  it('caps what an attacker can do to a victim: 1000 failures on alice from many IPs, alice waits at most 60 s', async () => {
-    // The default policies, as deployed.
+  it('caps what strangers can do to a new device: 1000 patient guesses from many addresses, alice waits at most 60 s', async () => {
     const throttle = make();
-    for (let i = 0; i < 1_000; i += 1) {
-      const ip = `198.51.${100 + (i >> 8)}.${i & 255}`;
-      await throttle.fail('alice', ip);
-      // A distributed attack spreads over time, too; the cap holds at every point along the way.
-      if (i % 100 === 99) clock += 7 * SECOND;
+    let guesses = 0;
+    for (let i = 0; guesses < 1_000; i += 1) {
+      const outcome = await fail(throttle, 'alice', `198.51.${100 + ((i >> 8) & 255)}.${i & 255}`);
+      if ('locked' in outcome) guesses += 1;
+      else clock += outcome.retryAfterMs;
     }
-    const verdict = await throttle.check('alice', '203.0.113.50');
-    assert.ok(verdict, 'the account scope slows the distributed guess down');
+    const verdict = await fail(throttle, 'alice', '203.0.113.50') as ThrottleVerdict;
     assert.equal(verdict.scope, 'account');
-    assert.equal(verdict.failures, 1_000);
     assert.ok(verdict.retryAfterMs > 0 && verdict.retryAfterMs <= MINUTE, `waits ${verdict.retryAfterMs} ms`);
-
-    clock += MINUTE;
-    assert.equal(await throttle.check('alice', '203.0.113.50'), undefined, 'after 60 s alice may try again');
+    clock += verdict.retryAfterMs;
+    assert.equal(await succeed(throttle, 'alice', '203.0.113.50'), 0, 'after the wait alice gets in');
   });
 
-  it('caps the victim wait at 60 s even when one attacking IP hammers the account', async () => {
-    const throttle = make();
-    await failTimes(throttle, 1_000, 'alice', '198.51.100.66');
-    const attacker = await throttle.check('alice', '198.51.100.66');
-    assert.ok(attacker && attacker.retryAfterMs > MINUTE, 'the attacking address itself waits much longer');
-    const victim = await throttle.check('alice', '203.0.113.50');
-    assert.ok(victim && victim.retryAfterMs <= MINUTE, `victim waits ${victim?.retryAfterMs} ms`);
+  it('judges a known device in its own bucket: the account lock does not touch it, its own failures lock it', async () => {
+    const throttle = make({ device: SMALL, account_source: NEVER, account: { ...SMALL, maxDelayMs: MINUTE, windowMs: MINUTE }, source: NEVER });
+    for (let i = 0; i < 20; i += 1) await fail(throttle, 'alice', `198.51.100.${i}`);
+    assert.equal((await fail(throttle, 'alice', '203.0.113.50') as ThrottleVerdict).scope, 'account');
+    assert.equal(await succeed(throttle, 'alice', '203.0.113.50', 'dev-1'), 0, 'the known device logs in at once');
+
+    // Someone guessing with a stolen device cookie: the device's own small budget.
+    const outcomes = [];
+    for (let i = 0; i < SMALL.freeAttempts + 2; i += 1) outcomes.push(await fail(throttle, 'alice', `192.0.2.${i}`, 'dev-1'));
+    assert.deepEqual(outcomes.at(-2), { locked: [{ scope: 'device', retryAfterMs: 1_000, failures: 4 }], maxed: [] });
+    assert.deepEqual(outcomes.at(-1), { scope: 'device', retryAfterMs: 1_000, failures: 4 });
+    assert.equal((await fail(throttle, 'alice', '192.0.2.9', 'dev-2') as ThrottleEscalation).locked.length, 0, 'another device is not affected');
+    clock += SECOND;
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1', 'dev-1'), 4, 'its success clears the device bucket');
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1', 'dev-1'), 0);
   });
 
-  it('forgets failures windowMs after the latest one (a sliding, not fixed, window)', async () => {
-    const throttle = make({ account_source: SMALL, account: NEVER, source: NEVER });
-    await failTimes(throttle, SMALL.freeAttempts + 2, 'alice', '10.0.0.1');
-    assert.ok(await throttle.check('alice', '10.0.0.1'));
-
-    // A failure half a window later keeps the whole count alive past the first failure's window.
-    clock += SMALL.windowMs / 2;
-    await throttle.fail('alice', '10.0.0.1');
-    clock += SMALL.windowMs / 2 + 1;
-    assert.deepEqual(await throttle.check('alice', '10.0.0.1'), undefined, 'the 4 s delay is long over');
-    assert.deepEqual(await throttle.fail('alice', '10.0.0.1'), [], 'still counting: 7 failures, no new lock');
-    assert.equal((await throttle.check('alice', '10.0.0.1'))?.failures, SMALL.freeAttempts + 4);
-
-    clock += SMALL.windowMs + 1;
-    assert.equal(await throttle.check('alice', '10.0.0.1'), undefined);
-    await failTimes(throttle, SMALL.freeAttempts, 'alice', '10.0.0.1');
-    assert.equal(await throttle.check('alice', '10.0.0.1'), undefined, 'the count started again from zero');
-    assert.equal(await throttle.succeed('alice', '10.0.0.1'), SMALL.freeAttempts);
+  it('gives a success\'s attempt back: 100 logins through one address never throttle it', async () => {
+    const throttle = make({ account_source: SMALL, account: SMALL, source: SMALL });
+    for (let i = 0; i < 100; i += 1) assert.equal(await succeed(throttle, `user${i % 7}`, '10.0.0.1'), 0, `login ${i}`);
   });
 
-  it('a success clears the account+source counter, and only that one', async () => {
-    const throttle = make({
-      account_source: SMALL,
-      account: { ...SMALL, freeAttempts: 5 },
-      source: { ...SMALL, freeAttempts: 6 },
-    });
-    await failTimes(throttle, 4, 'alice', '10.0.0.1');
-    assert.equal((await throttle.check('alice', '10.0.0.1'))?.scope, 'account_source');
-    await failTimes(throttle, 1, 'alice', '10.0.0.2');
+  it('a success clears the account+source counter and leaves the others', async () => {
+    const throttle = make({ account_source: SMALL, account: { ...SMALL, freeAttempts: 5 }, source: { ...SMALL, freeAttempts: 6 } });
+    await failTimes(throttle, 3, 'alice', '10.0.0.1');
+    await failTimes(throttle, 2, 'alice', '10.0.0.2');
     await failTimes(throttle, 2, 'bob', '10.0.0.1');
-    clock += 2 * SECOND;
-
-    assert.equal(await throttle.succeed('alice', '10.0.0.1'), 4);
-    assert.equal(await throttle.check('alice', '10.0.0.1'), undefined);
-    assert.equal(await throttle.succeed('alice', '10.0.0.1'), 0, 'nothing left to clear');
-
-    // The account counter (5 failures) still stands: one more failure from anywhere starts its delay.
-    assert.deepEqual((await throttle.fail('alice', '10.0.0.3')).map((v) => v.scope), ['account']);
-    assert.equal((await throttle.check('alice', '10.0.0.1'))?.scope, 'account');
-    // So does the source counter of 10.0.0.1 (4 alice + 2 bob): one more failure there starts its delay too.
-    clock += 2 * SECOND;
-    assert.deepEqual((await throttle.fail('carol', '10.0.0.1')).map((v) => v.scope), ['source']);
-    assert.equal((await throttle.check('dave', '10.0.0.1'))?.scope, 'source');
-  });
-
-  it('counts password spraying per source: many accounts from one address', async () => {
-    const throttle = make({ account_source: NEVER, account: NEVER, source: { ...SMALL, freeAttempts: 10 } });
-    for (let i = 0; i < 10; i += 1) {
-      assert.equal(await throttle.check(`user${i}`, '10.9.9.9'), undefined);
-      assert.deepEqual(await throttle.fail(`user${i}`, '10.9.9.9'), []);
-    }
-    assert.deepEqual(await throttle.fail('user10', '10.9.9.9'), [{ scope: 'source', retryAfterMs: 1_000, failures: 11 }]);
-    assert.deepEqual(await throttle.check('someone-new', '10.9.9.9'), { scope: 'source', retryAfterMs: 1_000, failures: 11 });
-    assert.deepEqual(await throttle.check(undefined, '10.9.9.9'), { scope: 'source', retryAfterMs: 1_000, failures: 11 }, 'malformed names too');
-    assert.equal(await throttle.check('someone-new', '10.9.9.10'), undefined, 'another address is not affected');
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1'), 3);
+    // account: 5 failures, so the next failure from anywhere starts its delay; source 10.0.0.1: 5, one more free.
+    assert.deepEqual((await fail(throttle, 'alice', '10.0.0.3') as ThrottleEscalation).locked.map((v) => v.scope), ['account']);
+    assert.deepEqual((await fail(throttle, 'carol', '10.0.0.1') as ThrottleEscalation).locked, []);
+    assert.deepEqual((await fail(throttle, 'carol', '10.0.0.1') as ThrottleEscalation).locked.map((v) => v.scope), ['source']);
   });
 
   it('counts attempts without a usable account name against the source only', async () => {
     const throttle = make({ account_source: { ...SMALL, freeAttempts: 0 }, account: { ...SMALL, freeAttempts: 0 }, source: { ...SMALL, freeAttempts: 2 } });
-    assert.deepEqual(await throttle.fail(undefined, '10.0.0.1'), []);
-    assert.deepEqual(await throttle.fail(undefined, '10.0.0.1'), []);
-    assert.deepEqual(await throttle.fail(undefined, '10.0.0.1'), [{ scope: 'source', retryAfterMs: 1_000, failures: 3 }]);
-    assert.equal(await throttle.check('alice', '10.0.0.2'), undefined, 'no account was charged');
+    await failTimes(throttle, 2, undefined, '10.0.0.1');
+    assert.deepEqual(await fail(throttle, undefined, '10.0.0.1'), { locked: [{ scope: 'source', retryAfterMs: 1_000, failures: 3 }], maxed: [] });
+    assert.deepEqual(await fail(throttle, 'alice', '10.0.0.1'), { scope: 'source', retryAfterMs: 1_000, failures: 3 });
+    assert.ok('locked' in (await fail(throttle, 'alice', '10.0.0.2')), 'no account was charged');
+  });
+
+  it('counts 50 parallel attempts for 50 accounts from one source as 50: 31 judged, 19 refused, as in sequence', async () => {
+    const parallel = make();
+    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => fail(parallel, `user${i}`, '10.0.0.1')));
+    const sequential = make();
+    const inSequence = [];
+    for (let i = 0; i < 50; i += 1) inSequence.push(await fail(sequential, `user${i}`, '10.0.0.1'));
+    const judged = (list: unknown[]) => list.filter((o) => typeof o === 'object' && o !== null && 'locked' in o).length;
+    assert.equal(judged(outcomes), 31);
+    assert.equal(judged(inSequence), 31);
   });
 
   it('validates its policies once, at construction', () => {
@@ -214,7 +204,8 @@ describe('createLoginThrottle', () => {
       { account: { freeAttempts: -1 } },
       { source: { baseDelayMs: Number.NaN } },
       { account_source: { maxDelayMs: Number.POSITIVE_INFINITY } },
-      { account: { maxDelayMs: 10 * MINUTE, windowMs: MINUTE } },
+      { device: { maxDelayMs: 10 * MINUTE, windowMs: MINUTE } },
+      { accounts: { freeAttempts: 1 } } as LoginThrottleOptions['policies'],
     ];
     for (const policies of bad) {
       assert.throws(() => createLoginThrottle({ store, policies }), ConfigurationError, JSON.stringify(policies));

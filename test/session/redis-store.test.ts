@@ -96,9 +96,9 @@ describeStoreContract('createRedisStore: the SessionStore contract (as test/sess
     });
   },
   failureCounters: (fixture) => {
-    it('lets Redis collect a counter windowMs after its latest failure', async () => {
+    it('lets Redis collect a counter windowMs after its latest attempt', async () => {
       const { store } = fixture();
-      await store.recordFailures(['gc'], 200, Date.now());
+      await store.takeAttempt([{ key: 'gc', policy: { freeAttempts: 5, baseDelayMs: 100, maxDelayMs: 200, windowMs: 200 } }], Date.now());
       const raw = new Redis(redis.url);
       try {
         const ttl = await raw.pttl(`${prefix}fail:gc`);
@@ -137,11 +137,20 @@ describe('createRedisStore: atomic across instances', () => {
     for (const store of stores) assert.equal(await store.isSessionActive('fam-1', 'u_alice', T0 / 1000), false);
   });
 
-  it('50 concurrent failures on one key from 5 instances: counted 1 to 50, none lost', async () => {
+  it('50 concurrent attempts on one key from 5 instances: counted 1 to 50, none lost', async () => {
     const stores = await Promise.all(Array.from({ length: 5 }, () => openReady()));
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.recordFailures(['acct:alice', `src:10.0.0.${i % 5}`], 60_000, T0)));
-    assert.deepEqual(results.map(([acct]) => acct!.count).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+    const free = { freeAttempts: 1_000, baseDelayMs: 1_000, maxDelayMs: 60_000, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.takeAttempt([{ key: 'acct:alice', policy: free }, { key: `src:10.0.0.${i % 5}`, policy: free }], T0)));
+    assert.deepEqual(results.map((r) => (r.allowed ? r.counts[0]! : 0)).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
     assert.deepEqual(await stores[2]!.getFailures(['acct:alice', 'src:10.0.0.3'], T0), [{ count: 50, lastAt: T0 }, { count: 10, lastAt: T0 }]);
+  });
+
+  it('50 concurrent attempts from 5 instances against 10 free attempts: exactly 11 let through, 39 refused', async () => {
+    const stores = await Promise.all(Array.from({ length: 5 }, () => openReady()));
+    const policy = { freeAttempts: 10, baseDelayMs: 1_000, maxDelayMs: 60_000, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => stores[i % 5]!.takeAttempt([{ key: `acctsrc:user${i}`, policy }, { key: 'src:10.0.0.1', policy }], T0)));
+    assert.equal(results.filter((r) => r.allowed).length, 11);
+    for (const r of results) if (!r.allowed) assert.deepEqual(r, { allowed: false, index: 1, count: 11, retryAfterMs: 1_000 });
   });
 
   it('revokeUser racing logins on another instance: its count is exactly the families it revoked', async () => {
@@ -280,7 +289,8 @@ describe('createRedisStore: Redis down or slow', () => {
       ['rotateFamily', () => store.rotateFamily('fam-1', 'jti-0', 'jti-1', at(T0))],
       ['revokeFamily', () => store.revokeFamily('fam-1')],
       ['revokeUser', () => store.revokeUser('u_alice', T0 / 1000)],
-      ['recordFailures', () => store.recordFailures(['a'], 1000, T0)],
+      ['takeAttempt', () => store.takeAttempt([{ key: 'a', policy: { freeAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, windowMs: 1 } }], T0)],
+      ['returnAttempt', () => store.returnAttempt(['a'])],
       ['getFailures', () => store.getFailures(['a'], T0)],
       ['clearFailures', () => store.clearFailures(['a'])],
     ];

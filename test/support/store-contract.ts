@@ -245,11 +245,15 @@ export function describeStoreContract<S extends SessionStore>(name: string, setu
     });
 
     describe('failure counters', () => {
-      it('counts per key, and keeps each key for windowMs after its latest failure', async () => {
+      /** 2 free attempts, then 1 s, 2 s ... capped at 4 s; a window of W. */
+      const policy = (W: number) => ({ freeAttempts: 2, baseDelayMs: 1_000, maxDelayMs: Math.min(4_000, W), windowMs: W });
+      const counters = (W: number, ...keys: string[]) => keys.map((key) => ({ key, policy: policy(W) }));
+
+      it('counts per key, and keeps each key for windowMs after its latest attempt', async () => {
         const { store, failureWindowMs: W } = fixture();
         const later = (W * 4) / 5;
-        assert.deepEqual(await store.recordFailures(['a', 'b'], W, T0), [{ count: 1, lastAt: T0 }, { count: 1, lastAt: T0 }]);
-        assert.deepEqual(await store.recordFailures(['a'], W, T0 + later), [{ count: 2, lastAt: T0 + later }]);
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a', 'b'), T0), { allowed: true, counts: [1, 1] });
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a'), T0 + later), { allowed: true, counts: [2] });
         assert.deepEqual(await store.getFailures(['a', 'b', 'c'], T0 + W), [{ count: 2, lastAt: T0 + later }, { count: 1, lastAt: T0 }, undefined]);
         // b expired at T0 + W; a's window was extended to T0 + later + W.
         assert.deepEqual(await store.getFailures(['a', 'b'], T0 + W + 1), [{ count: 2, lastAt: T0 + later }, undefined]);
@@ -257,19 +261,48 @@ export function describeStoreContract<S extends SessionStore>(name: string, setu
         assert.deepEqual(await store.getFailures(['a'], T0 + later + W + 1), [undefined]);
       });
 
+      it('refuses while a delay runs, records nothing then, and names the longest wait', async () => {
+        const { store } = fixture();
+        const W = MINUTE;
+        for (let i = 1; i <= 3; i += 1) assert.deepEqual(await store.takeAttempt(counters(W, 'a', 'b'), T0), { allowed: true, counts: [i, i] });
+        await store.takeAttempt(counters(W, 'b'), T0 + 1_000);
+        // a: 3 attempts, waits until T0 + 1 s; b: 4 attempts, until T0 + 1 s + 2 s.
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a', 'b'), T0 + 500), { allowed: false, index: 1, count: 4, retryAfterMs: 2_500 });
+        assert.deepEqual(await store.getFailures(['a', 'b'], T0 + 500), [{ count: 3, lastAt: T0 }, { count: 4, lastAt: T0 + 1_000 }]);
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a'), T0 + 999), { allowed: false, index: 0, count: 3, retryAfterMs: 1 });
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a'), T0 + 1_000), { allowed: true, counts: [4] });
+      });
+
+      it('gives attempts back, never below zero', async () => {
+        const { store, failureWindowMs: W } = fixture();
+        await store.takeAttempt(counters(W, 'a', 'b'), T0);
+        await store.takeAttempt(counters(W, 'a'), T0);
+        await store.returnAttempt(['a', 'b', 'unknown']);
+        assert.deepEqual(await store.getFailures(['a', 'b', 'unknown'], T0), [{ count: 1, lastAt: T0 }, undefined, undefined]);
+        await store.returnAttempt([]);
+        assert.deepEqual(await store.takeAttempt(counters(W, 'b'), T0), { allowed: true, counts: [1] });
+      });
+
       it('starts again from one after a window has expired', async () => {
         const { store, failureWindowMs: W } = fixture();
-        await store.recordFailures(['a'], W, T0);
-        await store.recordFailures(['a'], W, T0 + 10);
-        assert.deepEqual(await store.recordFailures(['a'], W, T0 + 2 * W), [{ count: 1, lastAt: T0 + 2 * W }]);
+        await store.takeAttempt(counters(W, 'a'), T0);
+        await store.takeAttempt(counters(W, 'a'), T0 + 10);
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a'), T0 + 2 * W), { allowed: true, counts: [1] });
+      });
+
+      it('counts N parallel attempts as N: exactly freeAttempts + 1 let through', async () => {
+        const { store, failureWindowMs: W } = fixture();
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.takeAttempt(counters(W, `acct:${i}`, 'src'), T0)));
+        assert.equal(results.filter((r) => r.allowed).length, 3);
+        assert.deepEqual(await store.getFailures(['src'], T0), [{ count: 3, lastAt: T0 }]);
       });
 
       it('clears only the keys given', async () => {
         const { store, failureWindowMs: W } = fixture();
-        await store.recordFailures(['a', 'b'], W, T0);
+        await store.takeAttempt(counters(W, 'a', 'b'), T0);
         await store.clearFailures(['a', 'unknown']);
         assert.deepEqual(await store.getFailures(['a', 'b'], T0), [undefined, { count: 1, lastAt: T0 }]);
-        assert.deepEqual(await store.recordFailures(['a'], W, T0), [{ count: 1, lastAt: T0 }]);
+        assert.deepEqual(await store.takeAttempt(counters(W, 'a'), T0), { allowed: true, counts: [1] });
         assert.deepEqual(await store.getFailures([], T0), []);
         await store.clearFailures([]);
       });
