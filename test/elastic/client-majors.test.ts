@@ -9,7 +9,7 @@
  * (compatible-with=8); the other tests, which use createElasticClient, cover that pair.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +24,7 @@ import { setupElasticsearch } from '../../src/elastic/setup.js';
 import { createShipper } from '../../src/elastic/shipper.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
 import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { removeSpool } from '../support/secret-ledger.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -93,7 +94,7 @@ describe('the user\'s own client, of the server\'s major', () => {
 
   after(async () => {
     await picked?.client.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeSpool(dir, 'client-majors');
     // Clean-up is not under test: the 8.19 client talks to both majors.
     const admin = createElasticClient({ url, requestTimeoutMs: 60_000 });
     await dropPrefix(admin, prefix);

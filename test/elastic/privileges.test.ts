@@ -6,7 +6,7 @@
  * retention deletes whole expired days and reads nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { createLogger, logSecurityEvent } from '../../src/logging/logger.js';
 import { runCli } from '../support/cli.js';
 import { startElasticsearch, type ElasticsearchProcess } from '../support/elasticsearch.js';
 import { fail, indexEvents, spread } from '../support/events.js';
+import { removeSpool } from '../support/secret-ledger.js';
 
 const PREFIX = 'priv';
 const PASSWORDS = Object.fromEntries(IDENTITIES.map((identity) => [identity, `${identity}-Privileges-Test-31`])) as Record<SentinelIdentity, string>;
@@ -153,7 +154,7 @@ describe('on a secured node (file realm)', () => {
     const original = await admin.get<{ message: string }>({ index, id });
     assert.notEqual(original._source!.message, 'again');
     await shipper.close(5_000);
-    rmSync(dir, { recursive: true, force: true });
+    removeSpool(dir, 'privileges');
   });
 
   it('the job identity runs the anomaly runner: reads events, writes the alert and its checkpoint, and nothing else', async () => {

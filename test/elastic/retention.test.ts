@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { createRetention, DEFAULT_RETENTION_DAYS, expiredIndices, scheduleJob, type RetentionDays } from '../../src/elastic/retention.js';
 import { ConfigurationError } from '../../src/errors.js';
-import { sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 
 const DAY = 86_400_000;
 const DAYS: RetentionDays = { events: 10, access: 3, alerts: 30, deadletter: 1 };
@@ -145,7 +145,7 @@ describe('createRetention against the real Elasticsearch', () => {
   });
 
   after(async () => {
-    for (const index of await listed()) await es.indices.delete({ index });
+    await dropPrefix(es, prefix);
     await es.close();
   });
 

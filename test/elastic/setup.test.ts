@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { BASE_PROPERTIES, buildTemplates, dailyIndex } from '../../src/elastic/t
 import { ElasticsearchError } from '../../src/errors.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
 import { runCli } from '../support/cli.js';
+import { removeSpool } from '../support/secret-ledger.js';
 import { dropPrefix, freePort, sharedElasticsearch, startElasticsearch, type ElasticsearchProcess, uniquePrefix } from '../support/elasticsearch.js';
 
 /** The names setup installs for `prefix`, in the order it reports them. */
@@ -379,7 +380,7 @@ describe('setup and shipping against a security-enabled Elasticsearch', () => {
   after(async () => {
     await admin?.close();
     await node?.destroy();
-    for (const dir of spools) rmSync(dir, { recursive: true, force: true });
+    for (const dir of spools) removeSpool(dir, 'setup-secured');
   });
 
   it('the node really requires authentication', async () => {

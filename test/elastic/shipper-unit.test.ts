@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, it, mock, type TestContext } from 'nod
 import type { ElasticClient } from '../../src/elastic/client.js';
 import { createShipper, type Shipper, type ShipperOptions, type Timers } from '../../src/elastic/shipper.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { removeSpool } from '../support/secret-ledger.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A fake client: records each bulk request and answers it with the next scripted reply (default: all 201).
@@ -83,7 +84,7 @@ async function advance(ms: number, step = 10): Promise<void> {
 
 function spoolDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-shipper-unit-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => removeSpool(dir, 'shipper-unit'));
   return dir;
 }
 

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import { addUserToFile } from '../../src/session/users.js';
 import { freePort, sharedElasticsearch, startElasticsearch, uniquePrefix, type ElasticsearchProcess } from '../support/elasticsearch.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../support/fault-proxy.js';
 import { TEST_SCRYPT } from '../support/http-server.js';
+import { removeSpool } from '../support/secret-ledger.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Fast retries for tests: the production defaults (250 ms to 30 s) would only make the suite slow. */
@@ -63,7 +64,7 @@ async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs =
 
 function tempDir(t: TestContext, label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `sentinel-${label}-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => removeSpool(dir, `shipper-${label}`));
   return dir;
 }
 

@@ -1,13 +1,21 @@
 /**
- * Runs after the whole suite (scripts/run-tests.ts runs test/final/ last): every document the suite shipped into
- * Elasticsearch — every index matching `t*` (uniquePrefix) and `sentinel*` (the default prefix) — is read back and
- * searched for secrets that must never be logged (ASVS 16.2.5, docs/events.md#redaction): JWTs, the passwords the
- * tests type, session cookies, Bearer/Basic credentials. Redaction happens before anything is written, so none may
- * be there, not even inside a dead letter's copy of a rejected document.
+ * Runs after the whole suite (scripts/run-tests.ts runs test/final/ last) and reads everything the suite produced:
+ * every document still in Elasticsearch (`t*`, the uniquePrefix indices, and `sentinel*`, the default prefix), and
+ * the run's scan folder (test/support/secret-ledger.ts): copies of the documents test support deleted, the spool
+ * chunks and dead letters of every spool folder a test removed, the logs of the servers and CLI runs the tests
+ * started. It searches all of it for secrets that must never be written (ASVS 16.2.5, docs/events.md#redaction):
+ * the exact tokens, CSRF tokens, cookie values, passwords, signing secrets and keys, Elasticsearch and Redis
+ * credentials and API keys the tests handled (the ledger), in every encoding, and the generic shapes of a secret
+ * (test/support/secret-scan.ts). Redaction happens before anything is written, so none may be there, not even in
+ * a dead letter's copy of a rejected document.
+ *
+ * It also checks that the scan saw what it should: every suite of the run that produces data (CONTRIBUTORS) must
+ * have contributed to each kind of place listed for it, so a suite that stops contributing fails here instead of
+ * silently shrinking the scan. The canary test (scanner.test.ts) proves the scan finds each kind of secret in each
+ * kind of place.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -16,12 +24,37 @@ import { createElasticClient } from '../../src/elastic/client.js';
 import { DEV_USERS } from '../../src/service/server.js';
 import { sharedElasticsearch } from '../support/elasticsearch.js';
 import { PASSWORDS } from '../support/http-server.js';
+import { readRunFiles, SCAN_DIR_VARIABLE, scanDir, type PlaceKind } from '../support/secret-ledger.js';
+import { describeReport, scanAll, type ScanReport } from './scan-all.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INDICES = 't*,sentinel*';
-const PAGE = 10_000;
 
-/** Passwords typed by the tests, listed here so the scan does not depend on how a test names its constants. */
+/**
+ * The suites that produce data, and where it must show up when they ran. A suite missing here is still scanned;
+ * one listed here that contributes nothing to a place fails the scan.
+ */
+const CONTRIBUTORS: Record<string, PlaceKind[]> = {
+  'test/elastic/shipper.test.ts': ['document', 'spool chunk', 'dead letter'],
+  'test/elastic/login-history.test.ts': ['document'],
+  'test/elastic/setup.test.ts': ['document', 'stdout', 'spool chunk'],
+  'test/service/healthz.test.ts': ['document', 'spool chunk'],
+  'test/logging/request-logger.test.ts': ['document'],
+  'test/elastic/retention.test.ts': ['document'],
+  'test/kibana/queries.test.ts': ['document'],
+  'test/anomaly/rules.test.ts': ['document'],
+  'test/anomaly/runner.test.ts': ['document'],
+  'test/anomaly/cli.test.ts': ['document', 'stdout'],
+  'test/session/login.test.ts': ['stdout'],
+  'test/session/refresh.test.ts': ['stdout'],
+  'test/session/csrf.test.ts': ['stdout'],
+  'test/cli/cli.test.ts': ['stdout'],
+  'default prefix (sentinel-*)': ['document'],
+};
+/** Who writes under the default prefix `sentinel-*`: the packed-package consumer runs the full-stack example. */
+const DEFAULT_PREFIX_WRITERS = ['test/package/consumer.test.ts'];
+
+/** Passwords typed by the tests outside TestClient.login (which records its own), listed here. */
 const KNOWN_PASSWORDS = [
   ...Object.values(PASSWORDS),
   ...DEV_USERS.map((user) => user.password),
@@ -57,124 +90,37 @@ function passwordsInTests(): string[] {
   return [...found];
 }
 
-interface Finding {
-  index: string;
-  id: string;
-  what: string;
-  field: string;
-}
-
-function patterns(): Array<{ what: string; test: (value: string) => boolean }> {
-  const passwords = [...new Set([...KNOWN_PASSWORDS, ...passwordsInTests()])];
-  return [
-    // A JWT: base64url JSON header and payload, both starting with `{"` (eyJ).
-    { what: 'JWT', test: (v) => /eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}/.test(v) },
-    { what: 'access cookie', test: (v) => v.includes('__Host-sentinel_at=') },
-    { what: 'refresh cookie', test: (v) => v.includes('__Secure-sentinel_rt=') },
-    { what: 'CSRF cookie', test: (v) => v.includes('__Host-sentinel_csrf=') },
-    // A credential after the scheme; the redacted form `Bearer [REDACTED]` does not match.
-    { what: 'Bearer credential', test: (v) => /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/i.test(v) },
-    { what: 'Basic credential', test: (v) => /\bBasic\s+[A-Za-z0-9+/=]{8,}/.test(v) },
-    ...passwords.map((password) => ({ what: `test password "${password}"`, test: (v: string) => v.includes(password) })),
-  ];
-}
-
-/** Calls `visit` with every string in a document (values and keys), with its path. */
-function strings(value: unknown, path: string, visit: (text: string, path: string) => void): void {
-  if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, i) => strings(item, `${path}[${i}]`, visit));
-  else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      visit(key, `${path}.${key} (key)`);
-      strings(item, path ? `${path}.${key}` : key, visit);
-    }
-  }
-}
-
-interface ScanResult {
-  scanned: number;
-  findings: Finding[];
-  perIndex: Map<string, number>;
-}
-
-/**
- * Reads every document of `indices` once: a point in time, `slices` parallel slices, search_after on _shard_doc
- * (consistent and complete however many documents there are), and runs every check on every string.
- */
-async function scan(client: Client, indices: string, checks: ReturnType<typeof patterns>, slices: number): Promise<ScanResult> {
-  const result: ScanResult = { scanned: 0, findings: [], perIndex: new Map() };
-  const pit = await client.openPointInTime({ index: indices, keep_alive: '5m', ignore_unavailable: true, expand_wildcards: 'open' } as never);
-  const slice = async (id: number): Promise<void> => {
-    let after: unknown[] | undefined;
-    for (;;) {
-      const page = await client.search<Record<string, unknown>>({
-        pit: { id: pit.id, keep_alive: '5m' },
-        size: PAGE,
-        sort: [{ _shard_doc: 'asc' }],
-        track_total_hits: false,
-        ...(slices > 1 ? { slice: { id, max: slices } } : {}),
-        ...(after ? { search_after: after } : {}),
-      } as never);
-      const hits = page.hits.hits;
-      for (const hit of hits) {
-        result.scanned += 1;
-        result.perIndex.set(hit._index, (result.perIndex.get(hit._index) ?? 0) + 1);
-        strings(hit._source, '', (text, field) => {
-          for (const check of checks) {
-            if (result.findings.length < 50 && check.test(text)) result.findings.push({ index: hit._index, id: hit._id!, what: check.what, field });
-          }
-        });
-      }
-      if (hits.length < PAGE) return;
-      after = hits.at(-1)!.sort;
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: slices }, (_, id) => slice(id)));
-  } finally {
-    await client.closePointInTime({ id: pit.id }).catch(() => undefined);
-  }
-  return result;
-}
-
-describe('no secrets in Elasticsearch after the suite', () => {
+describe('no secrets in anything the suite produced', () => {
   let client: Client;
+  let dir: string;
+  let report: ScanReport;
   before(async () => {
+    const given = scanDir();
+    assert.ok(given && existsSync(given), `${SCAN_DIR_VARIABLE} names no folder: run the suite through scripts/run-tests.ts, which makes one for the run`);
+    dir = given;
     const { url } = await sharedElasticsearch();
     client = createElasticClient({ url, requestTimeoutMs: 120_000 });
   });
-  after(() => client.close());
+  after(() => client?.close());
 
-  it('detects each kind of secret (a canary document, outside the scanned indices)', async (t) => {
-    const index = `canary-${randomUUID()}`;
-    t.after(() => client.indices.delete({ index, ignore_unavailable: true }).then(() => undefined));
-    const jwt = ['{"alg":"HS256","typ":"JWT"}', '{"sub":"u_alice"}'].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2lnbmF0dXJl';
-    await client.index({
-      index, refresh: true,
-      document: {
-        message: `token ${jwt}`,
-        http: { request: { headers: { cookie: '__Host-sentinel_at=abc; __Secure-sentinel_rt=def; __Host-sentinel_csrf=ghi', authorization: 'Bearer abcdefgh12345678' } } },
-        nested: [{ basic: 'Basic YWxpY2U6c2VjcmV0' }, { typed: PASSWORDS.alice }],
-      },
-    });
-    const checks = patterns();
-    const result = await scan(client, index, checks, 1);
-    assert.equal(result.scanned, 1);
-    const caught = new Set(result.findings.map((f) => f.what));
-    for (const what of ['JWT', 'access cookie', 'refresh cookie', 'CSRF cookie', 'Bearer credential', 'Basic credential', `test password "${PASSWORDS.alice}"`]) {
-      assert.ok(caught.has(what), `the scan catches a ${what}`);
-    }
-    // The redacted forms written by src/logging/redact.ts do not count as findings.
-    await client.index({ index, refresh: true, document: { message: 'Bearer [REDACTED] and [REDACTED:jwt]', http: { request: { headers: { cookie: '[REDACTED]' } } } } });
-    assert.equal((await scan(client, index, checks, 1)).findings.length, result.findings.length);
+  it('finds no token, password, cookie, key or credential in any document, spool file, dead letter or log', { timeout: 600_000 }, async (t) => {
+    const phrases = [...new Set([...KNOWN_PASSWORDS, ...passwordsInTests()])].map((text) => ({ what: `test password "${text}"`, text }));
+    report = await scanAll({ dir, client, indices: INDICES, phrases, slices: 4 });
+    for (const line of describeReport(report)) t.diagnostic(line);
+    const read = report.liveDocuments + [...report.archived.values()].reduce((sum, { units }) => sum + units, 0);
+    assert.ok(read > 0, `nothing to scan in Elasticsearch (${INDICES}) or in ${dir}: the scan proves nothing (did any producing suite run?)`);
+    // A finding names the secret's kind and where it is, never the secret itself.
+    assert.deepEqual(report.findings, [], `secrets found:\n${report.findings.map((f) => `  ${f.what} in ${f.place} ${f.where} at offset ${f.offset}`).join('\n')}`);
   });
 
-  it('finds no JWT, password, session cookie or credential in any document the suite shipped', { timeout: 600_000 }, async (t) => {
-    const checks = patterns();
-    const { scanned, findings, perIndex } = await scan(client, INDICES, checks, 4);
-    const families = [...perIndex.keys()].map((index) => /-(events|access|alerts|deadletter)-/.exec(index)?.[1] ?? 'other');
-    t.diagnostic(`scanned ${scanned} documents in ${perIndex.size} indices (${[...new Set(families)].join(', ')}) for ${checks.length} patterns`);
-    assert.ok(scanned > 0, `no documents matched ${INDICES}: the scan proves nothing (did the Elasticsearch tests run?)`);
-    assert.deepEqual(findings, [], `secrets found in Elasticsearch:\n${findings.map((f) => `  ${f.what} in ${f.index}/${f.id} at ${f.field}`).join('\n')}`);
+  it('read data from every producing suite of this run, in each kind of place it writes to', (t) => {
+    assert.ok(report, 'the scan ran');
+    const ran = new Set(readRunFiles(dir));
+    const expected = Object.entries(CONTRIBUTORS).filter(([suite]) => ran.has(suite) || (suite.startsWith('default prefix') && DEFAULT_PREFIX_WRITERS.some((f) => ran.has(f))));
+    t.diagnostic(`${ran.size} test files ran; ${expected.length} of them must contribute: ${expected.map(([suite]) => suite).join(', ') || 'none'}`);
+    const missing = expected.flatMap(([suite, places]) => places
+      .filter((place) => (report.contributions.get(suite)?.get(place) ?? 0) === 0)
+      .map((place) => `${suite} contributed no ${place}`));
+    assert.deepEqual(missing, [], 'a producing suite stopped contributing to the scan (or stopped archiving before it deletes)');
   });
 });

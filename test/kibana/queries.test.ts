@@ -15,14 +15,14 @@ import { createAnomalyRunner } from '../../src/anomaly/runner.js';
 import type { AlertDocument } from '../../src/anomaly/alerts.js';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
-import { buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
+import { dailyIndex } from '../../src/elastic/templates.js';
 import { EVENT_CATALOGUE, type EventAction } from '../../src/events/catalogue.js';
 import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
 import type { EcsDocument } from '../../src/logging/ecs.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createRequestLogger } from '../../src/logging/request-logger.js';
 import { IDS, parseNdjson, rewriteIndexPrefix } from '../../src/kibana/saved-objects.js';
-import { sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, success } from '../support/events.js';
 import { byId, lensRows, lensAggregations, lensState, searchSource, shippedText, toEsQuery, viewOf, type Row, type SavedObjectLine } from './support.js';
 
@@ -168,12 +168,7 @@ describe('Kibana saved objects over real documents', () => {
 
   after(async () => {
     if (!client) return;
-    // By name: a shared node may refuse wildcard deletes (action.destructive_requires_name).
-    const { indices } = await client.indices.resolveIndex({ name: `${prefix}-*` });
-    if (indices.length > 0) await client.indices.delete({ index: indices.map((i) => i.name) }).catch(() => undefined);
-    const templates = buildTemplates(prefix);
-    for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name }).catch(() => undefined);
-    for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name }).catch(() => undefined);
+    await dropPrefix(client, prefix);
     await client.close();
   });
 

@@ -6,14 +6,14 @@ import { after, before, describe, it } from 'node:test';
 import Router from '@koa/router';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
-import { buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
+import { dailyIndex } from '../../src/elastic/templates.js';
 import { ECS_VERSION } from '../../src/events/security-event.js';
 import type { EcsDocument } from '../../src/logging/ecs.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createApp } from '../../src/service/app.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { createMemoryUserDirectory } from '../../src/session/users.js';
-import { sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { PASSWORDS, TEST_SCRYPT, TestClient, testUsers } from '../support/http-server.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -302,12 +302,7 @@ describe('request logger: every record is valid ECS', () => {
       const refused = response.items.map((item) => Object.values(item)[0]!).filter((result) => result.status !== 201);
       assert.deepEqual(refused.map((r) => `${r.status} ${r.error?.type}: ${r.error?.reason}`), []);
     } finally {
-      // By name: the server may refuse wildcard deletes (action.destructive_requires_name).
-      const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-      for (const { index } of rows) if (index) await client.indices.delete({ index });
-      const templates = buildTemplates(prefix);
-      for (const { name } of templates.indexTemplates) await client.indices.deleteIndexTemplate({ name });
-      for (const { name } of templates.components) await client.cluster.deleteComponentTemplate({ name });
+      await dropPrefix(client, prefix);
       await client.close();
     }
   });

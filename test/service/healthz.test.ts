@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,10 +9,10 @@ import { loadConfig } from '../../src/config/env.js';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
 import type { ShipperStats } from '../../src/elastic/shipper.js';
-import { buildTemplates } from '../../src/elastic/templates.js';
 import { DEV_USERS, startServer, type RunningServer } from '../../src/service/server.js';
-import { freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
+import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { TestClient } from '../support/http-server.js';
+import { removeSpool } from '../support/secret-ledger.js';
 
 const [DEMO] = DEV_USERS;
 
@@ -82,12 +82,8 @@ describe('GET /healthz with Elasticsearch up', () => {
   });
   after(async () => {
     await running?.close(5000);
-    rmSync(spool, { recursive: true, force: true });
-    const rows = (await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
-    for (const { index } of rows) if (index) await es.indices.delete({ index });
-    const templates = buildTemplates(prefix);
-    for (const { name } of templates.indexTemplates) await es.indices.deleteIndexTemplate({ name });
-    for (const { name } of templates.components) await es.cluster.deleteComponentTemplate({ name });
+    removeSpool(spool, 'healthz-up');
+    await dropPrefix(es, prefix);
     await es.close();
   });
 
@@ -150,7 +146,7 @@ describe('GET /healthz with Elasticsearch unreachable', () => {
       await running?.close(500);
       assert.ok(Date.now() - started < 5000, 'close() is bounded by its deadline even with Elasticsearch down');
     } finally {
-      rmSync(spool, { recursive: true, force: true });
+      removeSpool(spool, 'healthz-down');
     }
   });
 

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { archiveText, recordSecret } from './secret-ledger.js';
 
 /** The project root: the CLI runs from there. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,16 +38,46 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Starts `koa-sentinel <args>` with stdin, stdout and stderr piped; for long-running commands (serve). */
+/**
+ * Starts `koa-sentinel <args>` with stdin, stdout and stderr piped; for long-running commands (serve). What it
+ * writes is archived for the final secrets scan when it exits (test/support/secret-ledger.ts): the listeners added
+ * here see the same chunks as the caller's, who must attach theirs in the same tick (as `on('data')` callers do).
+ */
 export function startCli(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout.on('data', (chunk: Buffer | string) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer | string) => output.push(chunk.toString()));
+  child.on('close', () => archiveText(`cli-${args.slice(0, 2).join('-')}`, output.join('')));
+  return child;
+}
+
+/**
+ * The output of `koa-sentinel keys generate` is the key it was asked for: not archived as a log, but its secrets go
+ * into the ledger, so the scan looks for them everywhere else.
+ */
+function recordCliOutput(args: string[], stdout: string, stderr: string): void {
+  if (args[0] === 'keys' && args[1] === 'generate') {
+    try {
+      const { keys } = JSON.parse(stdout) as { keys: Array<{ secret?: string; privateKey?: string }> };
+      for (const key of keys) {
+        recordSecret('signing secret', key.secret);
+        recordSecret('signing key', key.privateKey);
+      }
+    } catch {
+      // not JSON (a usage error): nothing was generated
+    }
+    archiveText(`cli-${args.slice(0, 2).join('-')}`, stderr);
+    return;
+  }
+  archiveText(`cli-${args.slice(0, 2).join('-')}`, stdout + stderr);
 }
 
 /** Runs `koa-sentinel <args>` to completion, writing `input` to its stdin. */
 export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? SPAWN_TIMEOUT_MS;
   const started = Date.now();
-  const child = startCli(args, options.env);
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cliEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -65,6 +96,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      recordCliOutput(args, stdout, stderr);
       resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });

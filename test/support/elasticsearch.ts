@@ -14,6 +14,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { archiveDocuments, recordPrefix, recordSecret } from './secret-ledger.js';
 
 export const ES_VERSION = process.env.ES_VERSION ?? '8.19.21';
 const MAVEN = process.env.MAVEN_REPOSITORY_URL ?? 'https://repo1.maven.org/maven2';
@@ -47,6 +48,8 @@ export interface StartOptions {
   /** A node of a cluster instead of `discovery.type: single-node`: its settings (test/elastic/cluster.test.ts). */
   clusterSettings?: string[];
   transportPort?: number;
+  /** How long to wait for the node to answer healthy. Default 120 s. */
+  startTimeoutMs?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -114,8 +117,8 @@ function ensureRunUser(): { uid: number; gid: number } | undefined {
   };
 }
 
-async function waitForHealth(url: string, headers: Record<string, string>, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 120_000;
+async function waitForHealth(url: string, headers: Record<string, string>, child: ChildProcess, log: () => string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`Elasticsearch exited with ${child.exitCode} while starting:\n${log()}`);
     try {
@@ -126,7 +129,7 @@ async function waitForHealth(url: string, headers: Record<string, string>, child
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`Elasticsearch did not become healthy within 120 s:\n${log()}`);
+  throw new Error(`Elasticsearch did not become healthy within ${timeoutMs / 1000} s:\n${log()}`);
 }
 
 /** Starts a private node. Every call gets its own data, config and ports. */
@@ -157,9 +160,11 @@ export async function startElasticsearch(options: StartOptions = {}): Promise<El
   if (options.security) {
     username = 'sentinel_admin';
     password = `pw-${Math.random().toString(36).slice(2)}-A1`;
+    recordSecret('elasticsearch credential', password);
     execFileSync(join(home, 'bin', 'elasticsearch-users'), ['useradd', username, '-p', password, '-r', 'superuser'], { env, stdio: 'pipe' });
     if (options.rolesYaml) writeFileSync(join(conf, 'roles.yml'), options.rolesYaml);
     for (const user of options.users ?? []) {
+      recordSecret('elasticsearch credential', user.password);
       execFileSync(join(home, 'bin', 'elasticsearch-users'), ['useradd', user.username, '-p', user.password, '-r', user.roles.join(',')], { env, stdio: 'pipe' });
     }
   }
@@ -179,7 +184,7 @@ export async function startElasticsearch(options: StartOptions = {}): Promise<El
     child = spawn(join(home, 'bin', 'elasticsearch'), [], { env, uid: owner?.uid, gid: owner?.gid, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-20_000); });
     child.stderr!.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-20_000); });
-    await waitForHealth(url, headers, child, log);
+    await waitForHealth(url, headers, child, log, options.startTimeoutMs);
   };
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const running = child;
@@ -201,6 +206,8 @@ export async function startElasticsearch(options: StartOptions = {}): Promise<El
     kill: () => halt('SIGKILL'),
     start,
     async destroy() {
+      // Its indices go with its data: the final secrets scan reads a copy (test/support/secret-ledger.ts).
+      if (child && child.exitCode === null && child.signalCode === null) await archiveNode(url, headers);
       await halt('SIGTERM');
       rmSync(base, { recursive: true, force: true });
     },
@@ -224,12 +231,31 @@ export function sharedElasticsearch(): Promise<{ url: string }> {
 
 /** A unique index prefix per test, so tests sharing one node never see each other's documents. */
 export function uniquePrefix(label: string): string {
-  return `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}-${label}`.toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  const prefix = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}-${label}`.toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  recordPrefix(prefix); // so the final secrets scan knows which suite the indices it finds came from
+  return prefix;
 }
 
-/** Deletes a test prefix's indices and templates, by name (servers may refuse wildcard deletes). */
+/** Copies a private node's own indices (not the system ones) into the scan archive before the node is destroyed. */
+async function archiveNode(url: string, headers: Record<string, string>): Promise<void> {
+  const { Client } = await import('@elastic/elasticsearch');
+  const client = new Client({ node: url, headers, requestTimeout: 20_000, maxRetries: 0 });
+  try {
+    await archiveDocuments(client, '*,-.*', `node-${new URL(url).port}`);
+  } catch {
+    // A node that no longer answers has nothing to copy; destroy() goes on.
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Deletes a test prefix's indices and templates, by name (servers may refuse wildcard deletes). Its documents are
+ * first copied into the scan archive, so the final secrets scan still reads them.
+ */
 export async function dropPrefix(client: import('@elastic/elasticsearch').Client, prefix: string): Promise<void> {
   const { buildTemplates } = await import('../../src/elastic/templates.js');
+  await archiveDocuments(client, `${prefix}-*`, prefix);
   const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index?: string }>;
   for (const { index } of rows) if (index) await client.indices.delete({ index });
   const templates = buildTemplates(prefix);

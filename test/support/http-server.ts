@@ -9,6 +9,7 @@ import { createKeyRing, type KeyInput, type KeyRing } from '../../src/session/ke
 import { hashPassword } from '../../src/session/passwords.js';
 import type { SessionKit, SessionKitOptions } from '../../src/session/session-kit.js';
 import { createMemoryUserDirectory, type UserRecord } from '../../src/session/users.js';
+import { archiveText, recordSecret, type SecretKind } from './secret-ledger.js';
 
 /** Cheap scrypt for tests (ln=10 ≈ 2 ms); production uses ln=15. */
 export const TEST_SCRYPT = { ln: 10, r: 8, p: 1 };
@@ -62,6 +63,7 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const secret = randomBytes(32);
   const keyRing = createKeyRing(options.keys ?? [{ kid: 'test-1', alg: 'HS256', secret }], options.activeKid);
+  recordKeys(options.keys ?? [{ kid: 'test-1', alg: 'HS256', secret }]);
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk, _encoding, callback) {
@@ -98,8 +100,21 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await kit.close();
+      archiveText('test-server', lines.join(''));
     },
   };
+}
+
+/** What each of our cookies holds, for the secrets ledger (test/support/secret-ledger.ts). */
+const COOKIE_KINDS: Record<string, SecretKind> = { '__Host-sentinel_at': 'access token', '__Secure-sentinel_rt': 'refresh token', '__Host-sentinel_csrf': 'csrf token' };
+
+/** Records the signing secrets and private keys a test server is given, for the final secrets scan. */
+export function recordKeys(keys: KeyInput[]): void {
+  for (const key of keys) {
+    if (key.secret !== undefined) recordSecret('signing secret', typeof key.secret === 'string' ? key.secret : Buffer.from(key.secret));
+    if (typeof key.privateKey === 'string') recordSecret('signing key', key.privateKey);
+    else if (key.privateKey) recordSecret('signing key', key.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  }
 }
 
 interface StoredCookie {
@@ -168,11 +183,15 @@ export class TestClient {
       body = undefined;
     }
     const csrf = (body as { csrfToken?: unknown } | undefined)?.csrfToken;
-    if (typeof csrf === 'string') this.csrfToken = csrf;
+    if (typeof csrf === 'string') {
+      this.csrfToken = csrf;
+      recordSecret('csrf token', csrf);
+    }
     return { status: response.status, headers: response.headers, body, text, setCookies };
   }
 
   login(username: string, password: string): Promise<TestResponse> {
+    recordSecret('password', password);
     return this.request('POST', '/auth/login', { json: { username, password } });
   }
 
@@ -188,6 +207,7 @@ export class TestClient {
       if (key!.toLowerCase() === 'path') path = val!;
       if (key!.toLowerCase() === 'max-age') maxAge = Number(val);
     }
+    recordSecret(COOKIE_KINDS[name] ?? 'cookie value', value);
     if (maxAge !== undefined && maxAge <= 0) this.jar.delete(name);
     else this.jar.set(name, { value, path });
     if (name === '__Host-sentinel_csrf' && (maxAge ?? 1) <= 0) this.csrfToken = undefined;

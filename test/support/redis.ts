@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './elasticsearch.js';
+import { recordSecret } from './secret-ledger.js';
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
 
@@ -80,6 +81,7 @@ export interface StartRedisOptions {
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisProcess> {
   assertRedisServer();
   const { password } = options;
+  recordSecret('redis credential', password);
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
