@@ -23,7 +23,8 @@ import { createMemoryUserDirectory } from '../../src/session/users.js';
 import { PASSWORDS, TEST_SCRYPT, TestClient, testUsers, type TestResponse } from '../support/http-server.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 
-const GRACE_MS = 400;
+// Long enough that 30 parallel refreshes on a busy 2-core machine all land inside it; the replay waits it out.
+const GRACE_MS = 3000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Instance {
