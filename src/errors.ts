@@ -19,6 +19,11 @@ export const ERROR_CODES = {
   login_failed: { status: 401, message: 'Invalid username or password.' },
   // 403: the user is authenticated but lacks the role the route requires.
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  // 403: ending sessions or changing the password needs the current password again (or a recent login); also a
+  // wrong current password, which never ends the session but counts toward ending it.
+  reauthentication_required: { status: 403, message: 'Confirm your password to do this.' },
+  // 400: the new password breaks the password policy (ASVS 6.2: too short, too long, guessable); the message says how.
+  password_rejected: { status: 400, message: 'The new password does not meet the password policy.' },
   // 403: an unsafe request failed the CSRF checks (cross-site origin or missing/wrong X-CSRF-Token).
   csrf_failed: { status: 403, message: 'The request failed the cross-site request forgery check.' },
   // 404: no route.

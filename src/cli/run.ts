@@ -22,6 +22,10 @@ Commands:
                                  Build, store and print the daily security review (default: today, UTC).
   users add <name> [--role r]... [--disabled] [--file path]
                                  Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
+  users passwd|disable|revoke-sessions <name> [--file path]
+                                 Change the password (from stdin), disable the user (no password asked), or end
+                                 every session; each ends the user's sessions on their next request (and in
+                                 Redis at once when REDIS_URL is set).
   keys generate [--alg HS256|EdDSA|ES256|RS256] [--kid id]
                                  Print a key ring for JWT_KEYS_FILE.
   kibana import --url <kibana> [--api-key K | --user U --password P] [--space S] [--prefix p]

@@ -34,7 +34,7 @@ export const EVENT_CATALOGUE = {
   authn_login_fail: {
     category: ['authentication'], type: ['start'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
     description: 'A login attempt failed. The client always sees the same 401; the reason is logged.',
-    reasons: ['unknown_user', 'bad_password', 'disabled', 'malformed'],
+    reasons: ['unknown_user', 'bad_password', 'disabled', 'malformed', 'reauthentication'],
   },
   authn_login_lock: {
     category: ['authentication'], type: ['info'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
@@ -73,7 +73,7 @@ export const EVENT_CATALOGUE = {
     reasons: [
       'missing', 'expired', 'not_before', 'malformed', 'oversized', 'bad_signature', 'algorithm', 'unknown_kid',
       'forbidden_header', 'wrong_type', 'wrong_issuer', 'wrong_audience', 'missing_claim', 'revoked', 'duplicate_cookie',
-      'user_disabled', 'reuse',
+      'user_disabled', 'reuse', 'credentials_changed',
     ],
   },
   session_expired: {
@@ -88,12 +88,25 @@ export const EVENT_CATALOGUE = {
   authn_token_revoked: {
     category: ['authentication'], type: ['deletion'], outcome: 'success', level: 'info', vocabulary: 'owasp',
     description: 'Tokens were revoked server-side (logout, logout everywhere, or reuse detection).',
-    reasons: ['logout', 'logout_all', 'reuse', 'user_disabled'],
+    reasons: [
+      'logout', 'logout_all', 'reuse', 'user_disabled', 'credentials_changed', 'relogin', 'session_cap', 'user_ended',
+      'user_ended_others', 'password_change', 'reauth_failures', 'admin', 'admin_all',
+    ],
   },
   session_logout: {
     category: ['session'], type: ['end'], outcome: 'success', level: 'info', vocabulary: 'owasp',
     description: 'A user logged out of one session, or of every session (reason logout_all).',
     reasons: ['logout', 'logout_all'],
+  },
+  authn_password_change: {
+    category: ['iam'], type: ['user', 'change'], outcome: 'success', level: 'info', vocabulary: 'owasp',
+    description: 'A user changed their password, ending their other sessions (ended_sessions) or keeping them (kept_sessions).',
+    reasons: ['ended_sessions', 'kept_sessions'],
+  },
+  authn_password_change_fail: {
+    category: ['iam'], type: ['user', 'change'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'A new password was refused by the password policy (ASVS 6.2); the password itself is never logged.',
+    reasons: ['too_short', 'too_long', 'guessable', 'unchanged'],
   },
   authz_fail: {
     category: ['iam'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',

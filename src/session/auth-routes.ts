@@ -28,26 +28,43 @@ export interface AuthRoutesOptions {
   emit: EmitEvent;
   /** The keyed hash that GET /me shows in place of the session id. */
   sessionRef(sessionId: string): string;
+  /** After a successful login: ends the sessions the request came with (ASVS 7.2.4) and notes the device. */
+  afterLogin?: (ctx: Context, session: IssuedSession, report: ReportEvent) => Promise<void>;
+  /** More routes under the same prefix and guards (session-routes.ts), with the helpers they share. */
+  extend?: (router: Router, tools: AuthRouteTools) => void;
+}
+
+/** What the auth routes share with routes added through `extend`. */
+export interface AuthRouteTools {
+  requireJson: Middleware;
+  /** Writes a new session's cookies and answers as POST /login does. */
+  startBrowserSession(ctx: Context, user: SessionSubject, session: IssuedSession): void;
+  reporter(ctx: Context): ReportEvent;
 }
 
 const CLEAR_SITE_DATA = '"cache", "cookies", "storage"';
+
+/**
+ * `Cache-Control: no-store` on every response of a route, and a store failure inside it answered as 503
+ * store_unavailable (the auth routes and the admin session routes).
+ */
+export const noStore: Middleware = async (ctx, next) => {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  try {
+    await next();
+  } catch (error) {
+    if (isSentinelError(error)) throw error;
+    // Anything thrown by a store in here means state could not be read or written: fail closed, say so.
+    throw new SentinelError('store_unavailable', { reason: 'auth_route', cause: error });
+  }
+};
 
 export function createAuthRoutes(options: AuthRoutesOptions): Router {
   const { login, refresh, logout, cookies, csrfTokens, requireAuth, emit, sessionRef } = options;
   const router = new Router({ prefix: options.basePath });
   const reporter = (ctx: Context): ReportEvent => (action, input) => emit(ctx, action, input);
 
-  const noStore: Middleware = async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Pragma', 'no-cache');
-    try {
-      await next();
-    } catch (error) {
-      if (isSentinelError(error)) throw error;
-      // Anything thrown by a store in here means state could not be read or written: fail closed, say so.
-      throw new SentinelError('store_unavailable', { reason: 'auth_route', cause: error });
-    }
-  };
   router.use(noStore);
 
   const requireJson: Middleware = async (ctx, next) => {
@@ -72,6 +89,7 @@ export function createAuthRoutes(options: AuthRoutesOptions): Router {
     const { user, session, deviceCookie } = await login.login({ body: (ctx.request as { body?: unknown }).body, source: ctx.ip, cookieHeader: ctx.get('cookie') }, reporter(ctx));
     startBrowserSession(ctx, user, session);
     ctx.append('Set-Cookie', deviceCookie);
+    await options.afterLogin?.(ctx, session, reporter(ctx));
   });
 
   router.post('/refresh', async (ctx) => {
@@ -108,5 +126,6 @@ export function createAuthRoutes(options: AuthRoutesOptions): Router {
     };
   });
 
+  options.extend?.(router, { requireJson, startBrowserSession, reporter });
   return router;
 }

@@ -38,16 +38,22 @@ return 1`,
   },
 
   /**
-   * KEYS: family. ARGV: presented jti, next jti, now, graceMs, idleTtlMs, channel, message.
+   * KEYS: family, global cut-off. ARGV: presented jti, next jti, now, graceMs, idleTtlMs, channel, message.
    * Returns { status, reason, ...HGETALL } or { 'missing' }; the same decisions as the memory store, in one step.
    */
   sentinelRotate: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-local f = redis.call('HMGET', KEYS[1], 'revoked', 'currentJti', 'previousJti', 'lastRotatedAt', 'absoluteExpiresAt')
+local f = redis.call('HMGET', KEYS[1], 'revoked', 'currentJti', 'previousJti', 'lastRotatedAt', 'absoluteExpiresAt', 'createdAt')
 local now = tonumber(ARGV[3])
 local status, reason = 'reused', ''
+local cutoff = redis.call('GET', KEYS[2])
+if f[1] ~= '1' and cutoff and tonumber(f[6]) <= tonumber(cutoff) then
+  -- Created before the global cut-off (revokeAll): revoked from now on.
+  redis.call('HSET', KEYS[1], 'revoked', '1')
+  f[1] = '1'
+end
 if f[1] == '1' then
   status = 'revoked'
 elseif ARGV[1] == f[2] then
@@ -115,12 +121,67 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return live`,
   },
 
-  /** KEYS: family, user's not-before. Returns { family userId, revoked, notBefore } (nil when absent). */
+  /**
+   * KEYS: family, user's not-before, global cut-off. Returns { family userId, revoked, notBefore } (nil when
+   * absent); a family created up to the cut-off counts as revoked.
+   */
   sentinelSessionState: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
-local f = redis.call('HMGET', KEYS[1], 'userId', 'revoked')
+local f = redis.call('HMGET', KEYS[1], 'userId', 'revoked', 'createdAt')
+local cutoff = redis.call('GET', KEYS[3])
+if cutoff and f[3] and tonumber(f[3]) <= tonumber(cutoff) then f[2] = '1' end
 return {f[1], f[2], redis.call('GET', KEYS[2])}`,
+  },
+
+  /**
+   * KEYS: global cut-off. ARGV: cutoffMs, TTL (ms, at least the longest family), channel, message. The cut-off
+   * never moves back; rotation and the session check compare families' createdAt with it, so no family needs
+   * visiting.
+   */
+  sentinelRevokeAll: {
+    numberOfKeys: 1,
+    lua: `
+local current = redis.call('GET', KEYS[1])
+if current == false or tonumber(ARGV[1]) > tonumber(current) then redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`,
+  },
+
+  /**
+   * KEYS: user's family set. ARGV: family key prefix. Returns { id, ...HGETALL } for each family still in Redis,
+   * dropping ids whose family has expired; the caller judges liveness by its own clock.
+   */
+  sentinelListFamilies: {
+    numberOfKeys: 1,
+    lua: `
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local fields = redis.call('HGETALL', ARGV[1] .. id)
+  if #fields == 0 then
+    redis.call('SREM', KEYS[1], id)
+  else
+    out[#out + 1] = {id, unpack(fields)}
+  end
+end
+return out`,
+  },
+
+  /**
+   * KEYS: family. ARGV: at (ms), source address, device ('' leaves a field as it is). Writes only to a live
+   * family and never moves lastUsedAt back.
+   */
+  sentinelTouchFamily: {
+    numberOfKeys: 1,
+    lua: `
+local f = redis.call('HMGET', KEYS[1], 'revoked', 'lastUsedAt')
+if f[1] ~= '0' then return 0 end
+if f[2] and tonumber(f[2]) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'sourceIp', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'device', ARGV[3]) end
+return 1`,
   },
 
   /**

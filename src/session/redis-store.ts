@@ -2,11 +2,11 @@ import { ConfigurationError } from '../errors.js';
 import { defineScripts } from './redis-scripts.js';
 import { CLIENT_DEFAULTS } from './redis/client.js';
 import { CONNECTION_DEFAULTS, createRedisConnection, type RedisConnectionOptions } from './redis/connection.js';
-import { createInvalidationListener, sessionNotice, userNotice } from './redis/invalidation.js';
+import { createInvalidationListener, everyoneNotice, sessionNotice, userNotice } from './redis/invalidation.js';
 import { familyFields, parseFamily, redisKeys } from './redis/layout.js';
 import { createSessionCheck, type SessionState } from './redis/session-check.js';
 import { createSessionCache, SESSION_CACHE_DEFAULTS } from './session-cache.js';
-import type { FailureCount, RotateResult, SessionStore } from './store.js';
+import { byCreation, isLive, type FailureCount, type RotateResult, type SessionFamily, type SessionStore } from './store.js';
 
 export { SessionStoreError } from './redis/errors.js';
 export type { StoreClock } from './redis/clock.js';
@@ -106,7 +106,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     cache,
     // Chosen once: this runs on every authenticated request.
     cacheable: o.localCacheTtlMs === 0 ? () => false : listener ? () => listener.live : () => true,
-    fetch: (sessionId, userId) => connection.run('isSessionActive', () => scripts.sentinelSessionState(keys.family(sessionId), keys.notBefore(userId))).then((reply): SessionState => {
+    fetch: (sessionId, userId) => connection.run('isSessionActive', () => scripts.sentinelSessionState(keys.family(sessionId), keys.notBefore(userId), keys.cutoff)).then((reply): SessionState => {
       const [owner, revoked, notBefore] = reply as [string | null, string | null, string | null];
       return { userId: owner, revoked: revoked === '1', notBefore: Number(notBefore ?? 0) };
     }),
@@ -119,11 +119,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async rotateFamily(id, presentedJti, nextJti, { now, graceMs, idleTtlMs }) {
-      const reply = await connection.run('rotateFamily', () => scripts.sentinelRotate(keys.family(id), presentedJti, nextJti, String(now), String(graceMs), String(idleTtlMs), keys.channel, sessionNotice(id))) as string[];
+      const reply = await connection.run('rotateFamily', () => scripts.sentinelRotate(keys.family(id), keys.cutoff, presentedJti, nextJti, String(now), String(graceMs), String(idleTtlMs), keys.channel, sessionNotice(id))) as string[];
       const [status, reason, ...fields] = reply;
       if (status === 'missing') return { status: 'missing' };
       const family = parseFamily(id, fields);
-      if (status === 'reused') cache.invalidateSession(id);
+      if (status === 'reused' || status === 'revoked') cache.invalidateSession(id);
       if (status === 'expired') return { status, reason: reason as 'idle' | 'absolute', family };
       return { status, family } as RotateResult;
     },
@@ -146,6 +146,29 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       } finally {
         cache.invalidateUser(userId);
       }
+    },
+
+    async revokeAll(cutoffMs) {
+      try {
+        await connection.run('revokeAll', () => scripts.sentinelRevokeAll(keys.cutoff, String(Math.floor(cutoffMs)), String(o.notBeforeTtlMs), keys.channel, everyoneNotice));
+      } finally {
+        cache.clear();
+      }
+    },
+
+    async listFamilies(userId, { now, idleTtlMs }) {
+      const [reply, cutoff] = await connection.run('listFamilies', (redis) => Promise.all([
+        scripts.sentinelListFamilies(keys.userFamilies(userId), keys.family('')) as Promise<string[][]>,
+        redis.get(keys.cutoff),
+      ]));
+      return reply
+        .map(([id, ...fields]): SessionFamily => parseFamily(id!, fields))
+        .filter((family) => family.userId === userId && isLive(family, now, idleTtlMs, Number(cutoff ?? 0)))
+        .sort(byCreation);
+    },
+
+    async touchFamily(id, { at, sourceIp, device }) {
+      await connection.run('touchFamily', () => scripts.sentinelTouchFamily(keys.family(id), String(Math.floor(at)), sourceIp ?? '', device ?? ''));
     },
 
     isSessionActive: check.isSessionActive,

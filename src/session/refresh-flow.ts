@@ -23,6 +23,8 @@ export interface RefreshFlowOptions {
   refreshTtlMs: number;
   /** How long after a rotation the replaced token counts as a race rather than reuse. */
   refreshGraceMs: number;
+  /** Whether the token's credential fingerprint still matches the user (users.ts); a mismatch ends the session. */
+  credentialsMatch?: (claims: TokenClaims, user: UserRecord) => boolean;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -76,10 +78,11 @@ export function createRefreshFlow(options: RefreshFlowOptions): RefreshFlow {
           // Roles and status are re-read at every refresh, so a disabled user or a changed role takes effect
           // within one access-token lifetime.
           const user = await users.find(family.userName);
-          if (!user || user.disabled || user.id !== family.userId) {
+          if (!user || user.disabled || user.id !== family.userId || (options.credentialsMatch && !options.credentialsMatch(claims, user))) {
+            const refused = !user || user.disabled || user.id !== family.userId ? 'user_disabled' : 'credentials_changed';
             await store.revokeFamily(family.id);
-            report('authn_token_revoked', { reason: 'user_disabled', user: { name: family.userName, id: family.userId }, http: { statusCode: 401 }, sentinel: ids });
-            return refuse('token_invalid', 'user_disabled', true, ids);
+            report('authn_token_revoked', { reason: refused, user: { name: family.userName, id: family.userId }, http: { statusCode: 401 }, sentinel: ids });
+            return refuse('token_invalid', refused, true, ids);
           }
           const session = sessions.renew(family, user, t);
           report('authn_token_created', tokenCreatedEvent(session, user));

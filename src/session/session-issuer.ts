@@ -12,13 +12,17 @@ import type { SessionSubject } from './types.js';
 
 export interface SessionIssuerOptions {
   tokens: Pick<TokenService, 'issue'>;
-  store: Pick<SessionStore, 'createFamily'>;
+  store: Pick<SessionStore, 'createFamily' | 'listFamilies' | 'revokeFamily'>;
   csrfTokens: Pick<CsrfTokens, 'issue'>;
   accessTtlMs: number;
   /** Also the idle timeout: a session unused this long cannot be refreshed. */
   refreshTtlMs: number;
   /** No refresh after this long from login, however active the session. */
   absoluteTtlMs: number;
+  /** Live sessions a user may have (ASVS 7.1.2); starting one more ends the oldest. Unlimited when undefined. */
+  maxSessionsPerUser?: number;
+  /** The credential fingerprint tokens carry (users.ts); undefined for a subject the directory does not hold. */
+  fingerprint?: (user: SessionSubject) => string | undefined;
 }
 
 export interface IssuedSession {
@@ -28,6 +32,8 @@ export interface IssuedSession {
   csrfToken: string;
   /** When the refresh token expires (ms since epoch): the cookies live that long. */
   expiresAt: number;
+  /** Sessions of the user this start ended, oldest first, to stay within maxSessionsPerUser. */
+  evicted?: SessionFamily[];
 }
 
 export interface SessionIssuer {
@@ -38,12 +44,22 @@ export interface SessionIssuer {
 }
 
 export function createSessionIssuer(options: SessionIssuerOptions): SessionIssuer {
-  const { tokens, store, csrfTokens, accessTtlMs, refreshTtlMs, absoluteTtlMs } = options;
+  const { tokens, store, csrfTokens, accessTtlMs, refreshTtlMs, absoluteTtlMs, maxSessionsPerUser, fingerprint } = options;
+
+  /** Ends the user's oldest sessions beyond the cap. Runs after the new one exists, so the new one never goes. */
+  async function evictBeyondCap(family: SessionFamily, at: number): Promise<SessionFamily[]> {
+    if (maxSessionsPerUser === undefined) return [];
+    const live = await store.listFamilies(family.userId, { now: at, idleTtlMs: refreshTtlMs });
+    const others = live.filter((entry) => entry.id !== family.id);
+    const excess = others.slice(0, Math.max(0, others.length + 1 - maxSessionsPerUser));
+    for (const old of excess) await store.revokeFamily(old.id);
+    return excess;
+  }
 
   function renew(family: SessionFamily, user: SessionSubject, at: number): IssuedSession {
     // Neither token may outlive the session's absolute timeout.
     const expiresAt = Math.min(at + refreshTtlMs, family.absoluteExpiresAt);
-    const subject = { sub: user.id, sid: family.id, name: user.name, roles: user.roles };
+    const subject = { sub: user.id, sid: family.id, name: user.name, roles: user.roles, cfp: fingerprint?.(user) };
     const access = tokens.issue('access', subject, Math.min(accessTtlMs, family.absoluteExpiresAt - at));
     const refresh = tokens.issue('refresh', subject, expiresAt - at, family.currentJti);
     return { family, access, refresh, csrfToken: csrfTokens.issue(family.id), expiresAt };
@@ -64,7 +80,9 @@ export function createSessionIssuer(options: SessionIssuerOptions): SessionIssue
         absoluteExpiresAt: at + absoluteTtlMs,
       };
       await store.createFamily(family);
-      return renew(family, user, at);
+      const evicted = await evictBeyondCap(family, at);
+      const issued = renew(family, user, at);
+      return evicted.length > 0 ? { ...issued, evicted } : issued;
     },
     renew,
   };

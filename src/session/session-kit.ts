@@ -6,6 +6,7 @@ import type { SecurityEvent, SecurityEventInput } from '../events/security-event
 import { createAccessControl } from './access-control.js';
 import { createAuthRoutes } from './auth-routes.js';
 import { createAuthenticate } from './authenticate.js';
+import { createCredentialCheck } from './credential-check.js';
 import { createCsrfGuard } from './csrf-guard.js';
 import { createCsrfTokens, deriveSecret } from './csrf-tokens.js';
 import { createDeviceCookies } from './device-cookies.js';
@@ -13,14 +14,18 @@ import type { KeyRing } from './key-ring.js';
 import { createLoginFlow } from './login-flow.js';
 import { createLoginThrottle, type LoginThrottle, type ThrottlePolicy, type ThrottleScope } from './login-throttle.js';
 import { createLogoutFlow } from './logout-flow.js';
-import type { ScryptParams } from './passwords.js';
+import { DEFAULT_SCRYPT, type ScryptParams } from './passwords.js';
+import { createPasswordPolicy, type PasswordPolicy, type PasswordPolicyOptions } from './password-policy.js';
 import { createRefreshFlow } from './refresh-flow.js';
+import { createSessionActivity } from './session-activity.js';
 import { createSessionCookies } from './session-cookies.js';
 import { createSessionEvents, createSessionRef } from './session-events.js';
-import { createSessionIssuer } from './session-issuer.js';
+import { createSessionIssuer, type IssuedSession } from './session-issuer.js';
+import { createSessionRoutes } from './session-routes.js';
 import { createMemoryStore, type SessionStore } from './store.js';
 import { createTokenService, type TokenService } from './tokens.js';
-import type { UserDirectory } from './users.js';
+import type { ReportEvent, SessionSubject } from './types.js';
+import { createCredentialFingerprint, type UserDirectory, type UserRecord } from './users.js';
 
 /**
  * `createSessionKit(options)` validates everything once and wires the session units around one key ring, token
@@ -79,6 +84,23 @@ export interface SessionKitOptions {
    * for unknown users until the first real user is seen.
    */
   passwordParams?: ScryptParams;
+  /** Live sessions one user may have (ASVS 7.1.2); a login beyond it ends that user's oldest session. Default 10. */
+  maxSessionsPerUser?: number;
+  /** How long after a login ending sessions (DELETE /auth/sessions) asks for no password again. Default 5 minutes. */
+  reauthWindowMs?: number;
+  /** Wrong passwords one session may give when asked to re-authenticate before it is ended. Default 5. */
+  maxReauthFailures?: number;
+  /**
+   * The least time between two "last used" writes for one session in one instance (GET /auth/sessions shows it
+   * this coarse), so authenticated requests stay free of store writes. Default 1 minute.
+   */
+  activityIntervalMs?: number;
+  /** The rules for new passwords (POST /auth/password): a policy, or its options. Default createPasswordPolicy(). */
+  passwordPolicy?: PasswordPolicy | PasswordPolicyOptions;
+  /** Prefix of the admin session routes (DELETE /admin/users/:name/sessions, POST /admin/sessions/revoke-all). */
+  adminBasePath?: string;
+  /** The role those routes require. Default 'admin'. */
+  adminRole?: string;
   /** Receives every security event. Must not throw; if it does, the error is swallowed (logging never stops the app). */
   onEvent?: (event: SecurityEvent) => void;
   /** Clock, for tests. */
@@ -116,6 +138,12 @@ export const SESSION_KIT_DEFAULTS = {
   bearer: false,
   allowedOrigins: [] as readonly string[],
   cookieNames: { access: '__Host-sentinel_at', refresh: '__Secure-sentinel_rt', csrf: '__Host-sentinel_csrf' },
+  maxSessionsPerUser: 10,
+  reauthWindowMs: 5 * MINUTE,
+  maxReauthFailures: 5,
+  activityIntervalMs: MINUTE,
+  adminBasePath: '/admin',
+  adminRole: 'admin',
 } as const;
 
 export function createSessionKit(options: SessionKitOptions): SessionKit {
@@ -133,6 +161,17 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     throw new ConfigurationError('options.allowedOrigins must be a list of origins.');
   }
   if (o.now !== undefined && typeof o.now !== 'function') throw new ConfigurationError('options.now must be a function.');
+  for (const name of ['maxSessionsPerUser', 'maxReauthFailures'] as const) {
+    if (!Number.isInteger(o[name]) || o[name] < 1) throw new ConfigurationError(`options.${name} must be a positive integer.`);
+  }
+  for (const name of ['reauthWindowMs', 'activityIntervalMs'] as const) {
+    if (!Number.isFinite(o[name]) || o[name] < 0) throw new ConfigurationError(`options.${name} must be a finite, non-negative number.`);
+  }
+  if (!/^\/[A-Za-z0-9/_-]*$/.test(o.adminBasePath) || o.adminBasePath.endsWith('/')) throw new ConfigurationError('options.adminBasePath must look like /admin.');
+  if (typeof o.adminRole !== 'string' || o.adminRole === '') throw new ConfigurationError('options.adminRole must be a role name.');
+  const policy = o.passwordPolicy && typeof (o.passwordPolicy as PasswordPolicy).check === 'function'
+    ? (o.passwordPolicy as PasswordPolicy)
+    : createPasswordPolicy(o.passwordPolicy as PasswordPolicyOptions | undefined);
 
   const now = o.now ?? Date.now;
   const cookies = createSessionCookies({ cookieNames: { ...SESSION_KIT_DEFAULTS.cookieNames, ...o.cookieNames }, refreshPath: `${o.basePath}/refresh`, now });
@@ -148,20 +187,64 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const throttle = createLoginThrottle({ store, policies: o.throttle, now });
   const devices = createDeviceCookies({ secrets: signKeys.map((key) => deriveSecret(key, 'device')), name: o.deviceCookie?.name, ttlMs: o.deviceCookie?.ttlMs, now });
 
-  const authenticate = createAuthenticate({ tokens, store, accessCookieName: cookies.specs.access.name, bearer: o.bearer });
+  // Keyed from the session-reference key (a keyed derivation of a fixed label), so it is stable across key
+  // rotations for the same reason as the references: a rotation must not end sessions.
+  const fingerprint = createCredentialFingerprint(Buffer.from(sessionRef('\u0000credential-fingerprint')));
+  const activity = createSessionActivity({ store, intervalMs: o.activityIntervalMs, now });
+  const credentials = createCredentialCheck({ users: o.users, fingerprint, activity });
+  const authenticate = credentials.wrap(createAuthenticate({ tokens, store, accessCookieName: cookies.specs.access.name, bearer: o.bearer }));
   const csrf = createCsrfGuard({ csrfTokens, allowedOrigins: o.allowedOrigins, emit });
   const { requireAuth, requireRole } = createAccessControl({ emit });
-  const sessions = createSessionIssuer({ tokens, store, csrfTokens, accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs });
+  const sessions = createSessionIssuer({
+    tokens, store, csrfTokens, accessTtlMs: o.accessTtlMs, refreshTtlMs: o.refreshTtlMs, absoluteTtlMs: o.absoluteTtlMs,
+    maxSessionsPerUser: o.maxSessionsPerUser, fingerprint: (user) => (isUserRecord(user) ? fingerprint(user) : undefined),
+  });
+  const sessionRoutes = createSessionRoutes({
+    store, users: o.users, sessions, activity, policy, requireAuth, requireRole, emit, sessionRef,
+    idleTtlMs: o.refreshTtlMs, reauthWindowMs: o.reauthWindowMs, maxReauthFailures: o.maxReauthFailures,
+    hashParams: o.passwordParams ?? DEFAULT_SCRYPT, contextWords: [o.issuer], adminBasePath: o.adminBasePath, adminRole: o.adminRole, now,
+  });
+
+  /** The sessions a login request came with (its cookies or bearer token): a new login ends them (ASVS 7.2.4). */
+  function priorSessions(ctx: Context): Set<string> {
+    const ids = new Set<string>();
+    if (ctx.state.auth) ids.add(ctx.state.auth.claims.sid);
+    for (const kind of ['access', 'refresh'] as const) {
+      const read = cookies.read(ctx, kind);
+      if (read.duplicate || read.value === undefined) continue;
+      try {
+        ids.add(tokens.verifyAllowingExpiry(read.value, kind).claims.sid);
+      } catch {
+        // Not one of our tokens: nothing to end.
+      }
+    }
+    return ids;
+  }
+
+  async function afterLogin(ctx: Context, session: IssuedSession, report: ReportEvent): Promise<void> {
+    activity.record(ctx, session.family.id, true);
+    for (const sessionId of priorSessions(ctx)) {
+      if (sessionId === session.family.id) continue;
+      const family = await store.revokeFamily(sessionId);
+      if (family) report('authn_token_revoked', { reason: 'relogin', user: { name: family.userName, id: family.userId }, http: { statusCode: 200 }, sentinel: { session_id: sessionId } });
+    }
+    for (const old of session.evicted ?? []) {
+      report('authn_token_revoked', { reason: 'session_cap', http: { statusCode: 200 }, sentinel: { session_id: old.id, max_sessions: o.maxSessionsPerUser } });
+    }
+  }
+
   const router = createAuthRoutes({
     basePath: o.basePath,
     login: createLoginFlow({ users: o.users, throttle, sessions, devices, passwordParams: o.passwordParams, now }),
-    refresh: createRefreshFlow({ tokens, store, users: o.users, sessions, refreshTtlMs: o.refreshTtlMs, refreshGraceMs: o.refreshGraceMs, now }),
+    refresh: createRefreshFlow({ tokens, store, users: o.users, sessions, refreshTtlMs: o.refreshTtlMs, refreshGraceMs: o.refreshGraceMs, credentialsMatch: credentials.matches, now }),
     logout: createLogoutFlow({ tokens, store, now }),
     cookies,
     csrfTokens,
     requireAuth,
     emit,
     sessionRef,
+    afterLogin,
+    extend: sessionRoutes.extend,
   });
 
   return {
@@ -171,9 +254,11 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     requireRole,
     routes: () => {
       const routes = compose([router.routes(), router.allowedMethods()]) as Middleware;
+      const admin = compose([sessionRoutes.admin.routes(), sessionRoutes.admin.allowedMethods()]) as Middleware;
       const prefix = `${o.basePath}/`;
-      // Most requests are not for /auth: a prefix test is cheaper than the router's matching.
-      return (ctx, next) => (ctx.path.startsWith(prefix) ? routes(ctx, next) : next());
+      const adminPrefix = `${o.adminBasePath}/`;
+      // Most requests are not for /auth or /admin: a prefix test is cheaper than the router's matching.
+      return (ctx, next) => (ctx.path.startsWith(prefix) ? routes(ctx, next) : ctx.path.startsWith(adminPrefix) ? admin(ctx, next) : next());
     },
     middleware: () => compose([authenticate, csrf]) as Middleware,
     emit,
@@ -186,4 +271,8 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
 
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function isUserRecord(user: SessionSubject): user is UserRecord {
+  return typeof (user as Partial<UserRecord>).passwordHash === 'string';
 }

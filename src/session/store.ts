@@ -20,6 +20,26 @@ export interface SessionFamily {
   revoked: boolean;
   /** Absolute timeout: no refresh after this time (ms since epoch). */
   absoluteExpiresAt: number;
+  /** When the session was last seen in use (ms since epoch); coarse, see SessionStore.touchFamily. */
+  lastUsedAt?: number;
+  /** The client address of that use. */
+  sourceIp?: string;
+  /** A short label of the device of that use (browser and OS, from the User-Agent). */
+  device?: string;
+}
+
+/** One use of a session, as the sessions list shows it (ASVS 7.5.2). */
+export interface SessionActivity {
+  /** When (ms since epoch). */
+  at: number;
+  sourceIp?: string;
+  device?: string;
+}
+
+export interface ListFamiliesOptions {
+  now: number;
+  /** A family unused (not rotated) this long is over, as rotateFamily judges it. */
+  idleTtlMs: number;
 }
 
 export type RotateResult =
@@ -65,6 +85,19 @@ export interface SessionStore {
   /** Revokes every family of a user and sets their not-before time; returns how many were live. */
   revokeUser(userId: string, notBeforeSec: number): Promise<number>;
   /**
+   * The global cut-off: every family created up to `cutoffMs` (ms since epoch) is revoked, whoever it belongs to,
+   * and with it every token it issued. Sessions started later are untouched. Never moves back.
+   */
+  revokeAll(cutoffMs: number): Promise<void>;
+  /** The user's live families (not revoked, not past their idle or absolute timeout, not cut off), oldest first. */
+  listFamilies(userId: string, options: ListFamiliesOptions): Promise<SessionFamily[]>;
+  /**
+   * Records a use of a live family (last used, address, device); a time older than the recorded one is ignored.
+   * Callers keep it coarse (the session kit writes at most once a minute per session and instance), so the
+   * per-request path stays free of writes.
+   */
+  touchFamily(id: string, activity: SessionActivity): Promise<void>;
+  /**
    * True when the session exists, is not revoked, and the token was issued after the user's not-before time.
    * On every authenticated request, so a store may answer synchronously: the memory store does, sparing the hot
    * path a promise and a microtask per request.
@@ -97,6 +130,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const families = new Map<string, SessionFamily>();
   const familiesByUser = new Map<string, Set<string>>();
   const notBefore = new Map<string, number>();
+  let cutoffMs = 0;
   const failures = new Map<string, FailureCount & { expiresAt: number }>();
   let maxAbsoluteTtlMs = 0;
 
@@ -138,6 +172,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       // Runs without an await between read and write, so it is atomic within this process.
       const family = families.get(id);
       if (!family) return { status: 'missing' };
+      if (family.createdAt <= cutoffMs) family.revoked = true;
       if (family.revoked) return { status: 'revoked', family: { ...family } };
       if (presentedJti === family.currentJti) {
         if (t >= family.absoluteExpiresAt) return { status: 'expired', reason: 'absolute', family: { ...family } };
@@ -172,6 +207,28 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         }
       }
       return live;
+    },
+
+    async revokeAll(at) {
+      cutoffMs = Math.max(cutoffMs, at);
+      for (const family of families.values()) if (family.createdAt <= cutoffMs) family.revoked = true;
+    },
+
+    async listFamilies(userId, { now: t, idleTtlMs }) {
+      const live: SessionFamily[] = [];
+      for (const id of familiesByUser.get(userId) ?? []) {
+        const family = families.get(id);
+        if (family && isLive(family, t, idleTtlMs, cutoffMs)) live.push({ ...family });
+      }
+      return live.sort(byCreation);
+    },
+
+    async touchFamily(id, { at, sourceIp, device }) {
+      const family = families.get(id);
+      if (!family || family.revoked || (family.lastUsedAt ?? 0) > at) return;
+      family.lastUsedAt = at;
+      if (sourceIp !== undefined) family.sourceIp = sourceIp;
+      if (device !== undefined) family.device = device;
     },
 
     isSessionActive(sessionId, userId, issuedAtSec) {
@@ -227,4 +284,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       clearInterval(timer);
     },
   };
+}
+
+/** Whether a family still counts as a session at `now`: the same rules as rotateFamily's, plus the global cut-off. */
+export function isLive(family: SessionFamily, now: number, idleTtlMs: number, cutoffMs = 0): boolean {
+  return !family.revoked && now < family.absoluteExpiresAt && now - family.lastRotatedAt < idleTtlMs && (cutoffMs === 0 || family.createdAt > cutoffMs);
+}
+
+/** Oldest first; the id breaks ties, so every store lists in the same order. */
+export function byCreation(a: SessionFamily, b: SessionFamily): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

@@ -26,6 +26,8 @@ export interface TokenClaims {
   /** Access tokens only: the user's name and roles, so handlers need no lookup. */
   name?: string;
   roles?: string[];
+  /** The user's credential fingerprint when the token was issued (users.ts): a change ends the session. */
+  cfp?: string;
 }
 
 export interface IssuedToken {
@@ -49,7 +51,7 @@ export interface TokenServiceOptions {
 
 export interface TokenService {
   /** Signs a token of `type` for `subject`, valid `ttlMs`; `jti` defaults to a random UUID. */
-  issue(type: TokenType, subject: { sub: string; sid: string; name?: string; roles?: readonly string[] }, ttlMs: number, jti?: string): IssuedToken;
+  issue(type: TokenType, subject: { sub: string; sid: string; name?: string; roles?: readonly string[]; cfp?: string }, ttlMs: number, jti?: string): IssuedToken;
   /** Verifies signature and claims; throws SentinelError token_invalid or token_expired with a `reason`. */
   verify(token: string, type: TokenType): TokenClaims;
   /**
@@ -169,6 +171,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         jti,
         token_use: type,
         sid: subject.sid,
+        ...(subject.cfp === undefined ? {} : { cfp: subject.cfp }),
       };
       if (type === 'access') {
         claims.name = subject.name ?? subject.sub;

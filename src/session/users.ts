@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { ConfigurationError } from '../errors.js';
 import { DEFAULT_SCRYPT, hashPassword, parsePasswordHash, type ParsedHash } from './passwords.js';
 
@@ -15,6 +16,12 @@ export interface UserRecord {
   roles: string[];
   passwordHash: string;
   disabled?: boolean;
+  /**
+   * What the user's sessions are bound to besides roles and status (sessionStampOf): absent, a digest of the
+   * password hash, so a new password ends every session; kept across a password change that keeps the other
+   * sessions or a rehash; a new random value ends every session without touching the password.
+   */
+  sessionStamp?: string;
 }
 
 export interface UserDirectory {
@@ -25,7 +32,58 @@ export interface UserDirectory {
    * 11.4.2); the comparison keeps a password changed meanwhile from being overwritten by a rehash of the old one.
    */
   updatePasswordHash?(name: string, expectedHash: string, newHash: string): Promise<boolean>;
+  /**
+   * Optional, and what makes credential changes end sessions at once: the user as the directory holds it now,
+   * synchronously (it runs on every authenticated request). `fresh` asks a caching directory to look again first
+   * (a session's fingerprint did not match: the change may be newer than the copy).
+   */
+  peek?(name: string, fresh?: boolean): UserRecord | undefined;
+  /**
+   * Optional: sets a new password hash (POST /auth/password). `keepSessions` keeps the session stamp, so the
+   * user's other sessions stay valid; otherwise they end. Returns the updated user, undefined when unknown.
+   */
+  changePassword?(name: string, newHash: string, options: { keepSessions: boolean }): Promise<UserRecord | undefined>;
 }
+
+/** The session stamp in force for a user: the explicit one, else a digest of the password hash. */
+export function sessionStampOf(user: Pick<UserRecord, 'passwordHash' | 'sessionStamp'>): string {
+  return user.sessionStamp ?? createHash('sha256').update(user.passwordHash).digest('base64url');
+}
+
+/** A random session stamp: written by `users revoke-sessions`, it ends every session of the user. */
+export function newSessionStamp(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/**
+ * The credential fingerprint (ASVS 7.4.2, 7.4.3): a keyed hash of what a session was granted on, the user's id,
+ * session stamp, roles and status. Tokens carry it; a session whose fingerprint no longer matches the directory
+ * is refused on its next request, on every instance, whether the change came through an API, the CLI or an edit
+ * of the users file. Keyed, so the token does not reveal a digest of the password hash.
+ */
+export function createCredentialFingerprint(key: Buffer): (user: UserRecord) => string {
+  if (!Buffer.isBuffer(key) || key.length < 16) throw new ConfigurationError('The fingerprint key must be a Buffer of at least 16 bytes.');
+  // Records are replaced, never changed in place, on every reload: one HMAC per record, not per request.
+  const computed = new WeakMap<UserRecord, string>();
+  return (user) => {
+    let fingerprint = computed.get(user);
+    if (fingerprint === undefined) {
+      const material = JSON.stringify([user.id, sessionStampOf(user), [...user.roles].sort(), user.disabled === true]);
+      fingerprint = createHmac('sha256', key).update(material).digest('base64url').slice(0, 22);
+      computed.set(user, fingerprint);
+    }
+    return fingerprint;
+  };
+}
+
+export interface FileUserDirectoryOptions {
+  /** Look at the file's modification time at most this often (ms) when no change was signalled. Default 1000. */
+  recheckMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export const FILE_DIRECTORY_DEFAULTS = { recheckMs: 1000 };
 
 interface UsersFile {
   users: UserRecord[];
@@ -44,36 +102,67 @@ export function normalizeUsername(value: unknown): string | undefined {
   return name;
 }
 
-export function createFileUserDirectory(path: string): UserDirectory & { readonly size: number } {
+export function createFileUserDirectory(path: string, options: FileUserDirectoryOptions = {}): UserDirectory & { readonly size: number; close(): void } {
+  const recheckMs = options.recheckMs ?? FILE_DIRECTORY_DEFAULTS.recheckMs;
+  const now = options.now ?? Date.now;
+  if (!Number.isFinite(recheckMs) || recheckMs < 0) throw new ConfigurationError('options.recheckMs must be a finite, non-negative number.');
   let byName = load(path);
-  let mtimeMs = statSync(path).mtimeMs;
-  let checkedAt = Date.now();
+  let version = fileVersion(path);
+  let checkedAt = now();
+  // A change signalled by the file system is picked up on the next lookup; the timed check covers file systems
+  // that do not signal (network mounts). The directory is watched, since writers replace the file by renaming.
+  let changed = false;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
+      if (file === null || file === basename(path)) changed = true;
+    });
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = undefined;
+    });
+  } catch {
+    // No watching here: the timed check alone.
+  }
+  /** Re-reads the file when it changed; a broken file keeps the last good copy rather than locking everyone out. */
+  const refresh = (force: boolean): void => {
+    const t = now();
+    if (!force && !changed && t - checkedAt < recheckMs) return;
+    checkedAt = t;
+    changed = false;
+    try {
+      const current = fileVersion(path);
+      if (current !== version) {
+        byName = load(path);
+        version = current;
+      }
+    } catch {
+      // keep serving the last good copy
+    }
+  };
   return {
     get size() {
       return byName.size;
     },
     async find(name) {
-      // Re-read at most once a second; a broken file keeps the last good copy rather than locking everyone out.
-      if (Date.now() - checkedAt > 1000) {
-        checkedAt = Date.now();
-        try {
-          const current = statSync(path).mtimeMs;
-          if (current !== mtimeMs) {
-            byName = load(path);
-            mtimeMs = current;
-          }
-        } catch {
-          // keep serving the last good copy
-        }
-      }
+      refresh(false);
       return byName.get(name);
+    },
+    peek(name, fresh = false) {
+      refresh(fresh);
+      return byName.get(name);
+    },
+    async changePassword(name, newHash, { keepSessions }) {
+      const updated = updateUserInFile(path, name, (user) => withPasswordHash(user, newHash, keepSessions));
+      refresh(true);
+      return updated;
+    },
+    close() {
+      watcher?.close();
     },
     async updatePasswordHash(name, expectedHash, newHash) {
       const updated = replaceHashInFile(path, name, expectedHash, newHash);
-      if (updated) {
-        byName = load(path);
-        mtimeMs = statSync(path).mtimeMs;
-      }
+      if (updated) refresh(true);
       return updated;
     },
   };
@@ -89,7 +178,8 @@ function replaceHashInFile(path: string, name: string, expectedHash: string, new
   const file = JSON.parse(readFileSync(path, 'utf8')) as UsersFile;
   const user = Array.isArray(file.users) ? file.users.find((entry) => entry?.name === name) : undefined;
   if (!user || user.passwordHash !== expectedHash) return false;
-  user.passwordHash = newHash;
+  // A rehash is the same password: the sessions stay (sessionStampOf).
+  Object.assign(user, withPasswordHash(user, newHash, true));
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: before.mode & 0o777 });
   const now = statSync(path);
@@ -106,11 +196,19 @@ export function createMemoryUserDirectory(users: readonly UserRecord[]): UserDir
   const byName = new Map(users.map((user) => [user.name, user]));
   return {
     find: async (name) => byName.get(name),
+    peek: (name) => byName.get(name),
     async updatePasswordHash(name, expectedHash, newHash) {
       const user = byName.get(name);
       if (!user || user.passwordHash !== expectedHash) return false;
-      byName.set(name, { ...user, passwordHash: newHash });
+      byName.set(name, withPasswordHash(user, newHash, true));
       return true;
+    },
+    async changePassword(name, newHash, { keepSessions }) {
+      const user = byName.get(name);
+      if (!user) return undefined;
+      const updated = withPasswordHash(user, newHash, keepSessions);
+      byName.set(name, updated);
+      return updated;
     },
   };
 }
@@ -133,7 +231,10 @@ function load(path: string): Map<string, UserRecord> {
       throw new ConfigurationError(`${where} (${name}): roles must be a list of lowercase role names.`);
     }
     if (byName.has(name)) throw new ConfigurationError(`${where}: the name "${name}" appears twice.`);
-    byName.set(name, { id: typeof user.id === 'string' ? user.id : name, name, roles: user.roles, passwordHash: user.passwordHash, disabled: user.disabled === true });
+    byName.set(name, {
+      id: typeof user.id === 'string' ? user.id : name, name, roles: user.roles, passwordHash: user.passwordHash, disabled: user.disabled === true,
+      ...(typeof user.sessionStamp === 'string' ? { sessionStamp: user.sessionStamp } : {}),
+    });
   }
   return byName;
 }
@@ -174,4 +275,34 @@ export async function addUserToFile(path: string, name: string, password: string
  */
 export async function createDummyHash(params = DEFAULT_SCRYPT): Promise<ParsedHash> {
   return parsePasswordHash(await hashPassword(randomBytes(16).toString('hex'), params))!;
+}
+
+/** The record with a new password hash; `keepSessions` pins the current session stamp so the sessions stay valid. */
+export function withPasswordHash(user: UserRecord, passwordHash: string, keepSessions: boolean): UserRecord {
+  const { sessionStamp: _dropped, ...rest } = user;
+  return keepSessions ? { ...rest, passwordHash, sessionStamp: sessionStampOf(user) } : { ...rest, passwordHash };
+}
+
+/**
+ * Changes one user in the file, atomically (a temporary file renamed over it, same mode). `change` gets the
+ * stored record and returns the new one. Returns the new record, undefined when there is no such user.
+ */
+export function updateUserInFile(path: string, name: string, change: (user: UserRecord) => UserRecord): UserRecord | undefined {
+  const normalized = normalizeUsername(name);
+  const file = JSON.parse(readFileSync(path, 'utf8')) as UsersFile;
+  if (!Array.isArray(file.users)) throw new ConfigurationError(`${path} must hold {"users": [...]}.`);
+  const index = file.users.findIndex((user) => user?.name === normalized);
+  if (normalized === undefined || index < 0) return undefined;
+  const updated = change(file.users[index]!);
+  file.users[index] = updated;
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: statSync(path).mode & 0o777 });
+  renameSync(temp, path);
+  return updated;
+}
+
+/** What identifies one version of the file: a rename gives a new inode even within one mtime tick. */
+function fileVersion(path: string): string {
+  const stat = statSync(path);
+  return `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
 }

@@ -39,6 +39,8 @@ export interface InvalidationListener {
 export const sessionNotice = (sessionId: string): string => `s:${sessionId}`;
 /** The notice that drops every session of a user, sent by revokeUser's script. */
 export const userNotice = (userId: string): string => `u:${userId}`;
+/** The notice of the global cut-off (revokeAll): every cached answer goes. */
+export const everyoneNotice = 'a:';
 
 export function createInvalidationListener(options: InvalidationListenerOptions): InvalidationListener {
   const { client, channel, target, onChange } = options;
@@ -78,6 +80,7 @@ export function createInvalidationListener(options: InvalidationListenerOptions)
   subscriber.on('message', (_channel: string, message: string) => {
     if (message.startsWith('s:')) target.invalidateSession(message.slice(2));
     else if (message.startsWith('u:')) target.invalidateUser(message.slice(2));
+    else if (message === everyoneNotice) target.clear();
     // Unknown to this version (a newer instance's notice): the safe reading is "everything may be stale".
     else target.clear();
   });

@@ -14,6 +14,8 @@ export interface RedisKeys {
   userFamilies(userId: string): string;
   /** A user's not-before time (seconds). */
   notBefore(userId: string): string;
+  /** The global cut-off (ms since epoch): every family created before it is revoked. */
+  cutoff: string;
   /** One failed-login counter. */
   failure(key: string): string;
   /** The pub/sub channel of revocation notices. */
@@ -25,6 +27,7 @@ export function redisKeys(prefix: string): RedisKeys {
     family: (id) => `${prefix}fam:${id}`,
     userFamilies: (userId) => `${prefix}ufam:${userId}`,
     notBefore: (userId) => `${prefix}nbf:${userId}`,
+    cutoff: `${prefix}cutoff`,
     failure: (key) => `${prefix}fail:${key}`,
     channel: `${prefix}revoked`,
   };
@@ -44,6 +47,9 @@ export function familyFields(family: SessionFamily): string[] {
     'previousJti', family.previousJti ?? '',
     'revoked', family.revoked ? '1' : '0',
     'absoluteExpiresAt', String(family.absoluteExpiresAt),
+    ...(family.lastUsedAt === undefined ? [] : ['lastUsedAt', String(family.lastUsedAt)]),
+    ...(family.sourceIp === undefined ? [] : ['sourceIp', family.sourceIp]),
+    ...(family.device === undefined ? [] : ['device', family.device]),
   ];
 }
 
@@ -63,5 +69,9 @@ export function parseFamily(id: string, flat: readonly string[]): SessionFamily 
     previousJti: f.previousJti === '' ? null : f.previousJti!,
     revoked: f.revoked === '1',
     absoluteExpiresAt: Number(f.absoluteExpiresAt),
+    // The activity fields exist once the session has been used (touchFamily).
+    ...(f.lastUsedAt === undefined ? {} : { lastUsedAt: Number(f.lastUsedAt) }),
+    ...(f.sourceIp === undefined ? {} : { sourceIp: f.sourceIp }),
+    ...(f.device === undefined ? {} : { device: f.device }),
   };
 }
