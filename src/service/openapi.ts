@@ -24,10 +24,10 @@ export const CSRF_HEADER = 'X-CSRF-Token';
 type Access = 'public' | 'session' | 'admin' | 'refresh';
 
 interface Operation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   summary: string;
-  tag: 'auth' | 'login history' | 'example API' | 'operations' | 'browser client';
+  tag: 'auth' | 'sessions' | 'login history' | 'example API' | 'operations' | 'browser client';
   access: Access;
   /** Unsafe requests pass the CSRF guard (Origin/Sec-Fetch-Site, and X-CSRF-Token under a cookie session). */
   unsafe?: boolean;
@@ -73,6 +73,38 @@ const OPERATIONS: readonly Operation[] = [
   {
     method: 'get', path: '/auth/me', summary: 'The signed-in user, the session and a fresh CSRF token', tag: 'auth', access: 'session',
     success: { 200: { description: 'The session.', headers: header('Cache-Control', true), content: json(ref('Me')) } },
+  },
+  {
+    method: 'get', path: '/auth/sessions', summary: 'The signed-in user\'s live sessions (ASVS 7.5.2)', tag: 'sessions', access: 'session',
+    success: { 200: { description: 'Oldest first; `current` marks the requesting one. "Last used" is coarse (about a minute).', headers: header('Cache-Control', true), content: json(ref('SessionList')) } },
+  },
+  {
+    method: 'delete', path: '/auth/sessions', summary: 'End every other session of the user (password, or a login under 5 minutes)', tag: 'sessions', access: 'session', unsafe: true,
+    body: { schema: 'Reauthentication', required: false },
+    success: { 200: { description: 'The other sessions are ended; this one stays.', headers: header('Cache-Control', true), content: json(ref('EndedSessions')) } },
+    errors: ['reauthentication_required'],
+  },
+  {
+    method: 'delete', path: '/auth/sessions/{id}', summary: 'End one session of the user (password, or a login under 5 minutes)', tag: 'sessions', access: 'session', unsafe: true,
+    parameters: [{ name: 'id', in: 'path', required: true, description: 'The session reference from GET /auth/sessions.', schema: { type: 'string', minLength: 1 } }],
+    body: { schema: 'Reauthentication', required: false },
+    success: { 200: { description: 'Ended (`endedSessions` 0 when it had already ended).', headers: header('Cache-Control', true), content: json(ref('EndedSession')) } },
+    errors: ['reauthentication_required'],
+  },
+  {
+    method: 'post', path: '/auth/password', summary: 'Change the password; other sessions end unless keepOtherSessions', tag: 'sessions', access: 'session', unsafe: true,
+    body: { schema: 'PasswordChange', required: true },
+    success: { 200: { description: 'Changed. Unless the other sessions were kept, every session ended and this browser got a new one (cookies and CSRF token).', headers: SESSION_ISSUED_HEADERS, content: json(ref('PasswordChanged')) } },
+    errors: ['reauthentication_required', 'password_rejected'],
+  },
+  {
+    method: 'delete', path: '/admin/users/{name}/sessions', summary: 'End every session of one user (role admin; logged as authz_admin)', tag: 'sessions', access: 'admin', unsafe: true,
+    parameters: [{ name: 'name', in: 'path', required: true, description: 'The user name (normalized as at login).', schema: { type: 'string', minLength: 1 } }],
+    success: { 200: { description: 'The user\'s sessions are ended (0 for a name that has none, or no such user).', headers: header('Cache-Control', true), content: json(ref('EndedSessions')) } },
+  },
+  {
+    method: 'post', path: '/admin/sessions/revoke-all', summary: 'Global cut-off: end every session, the caller\'s too (role admin; logged as authz_admin)', tag: 'sessions', access: 'admin', unsafe: true,
+    success: { 200: { description: 'Every session started until now is ended; later logins work.', headers: header('Cache-Control', true), content: json(ref('RevokedAll')) } },
   },
   {
     method: 'get', path: '/auth/login-history', summary: 'The signed-in user\'s recent logins, newest first', tag: 'login history', access: 'session',
@@ -238,6 +270,57 @@ const SCHEMAS = {
       csrfToken: { type: 'string', minLength: 1 },
     },
   },
+  SessionList: {
+    type: 'object', required: ['sessions'], additionalProperties: false,
+    properties: {
+      sessions: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['id', 'createdAt', 'lastUsedAt', 'expiresAt', 'device', 'sourceIp', 'current'], additionalProperties: false,
+          properties: {
+            id: { type: 'string', description: 'A keyed hash of the session id (never the id), as in GET /auth/me.' },
+            createdAt: { type: 'string', format: 'date-time' },
+            lastUsedAt: { type: 'string', format: 'date-time' },
+            expiresAt: { type: 'string', format: 'date-time', description: 'The absolute end of the session.' },
+            device: { type: ['string', 'null'], description: 'Browser and OS from the User-Agent, e.g. "Firefox 128 on Ubuntu".' },
+            sourceIp: { type: ['string', 'null'] },
+            current: { type: 'boolean' },
+          },
+        },
+      },
+    },
+  },
+  Reauthentication: {
+    type: 'object', properties: { password: { type: 'string', maxLength: 1024 } },
+    propertyNames: { not: { const: '__proto__' } },
+    additionalProperties: ref('JsonBody'),
+    description: 'The current password; may be left out within 5 minutes of this session\'s login. A wrong one is 403 reauthentication_required (5 end the session).',
+  },
+  EndedSessions: { type: 'object', required: ['endedSessions'], additionalProperties: false, properties: { endedSessions: { type: 'integer', minimum: 0 } } },
+  EndedSession: {
+    type: 'object', required: ['endedSessions', 'current'], additionalProperties: false,
+    properties: { endedSessions: { type: 'integer', minimum: 0, maximum: 1 }, current: { type: 'boolean', description: 'It was the requesting session.' } },
+  },
+  PasswordChange: {
+    type: 'object', required: ['currentPassword', 'newPassword'],
+    properties: { currentPassword: { type: 'string' }, newPassword: { type: 'string', minLength: 8, maxLength: 128 }, keepOtherSessions: { type: 'boolean', default: false } },
+    propertyNames: { not: { const: '__proto__' } },
+    additionalProperties: ref('JsonBody'),
+    description: 'The new password must pass the password policy (8-128 characters, not common, not built from the username or the service name): 400 password_rejected says why.',
+  },
+  PasswordChanged: {
+    oneOf: [
+      { type: 'object', required: ['endedSessions'], additionalProperties: false, properties: { endedSessions: { const: 0 } } },
+      {
+        type: 'object', required: ['user', 'csrfToken', 'accessExpiresAt', 'sessionExpiresAt', 'endedSessions'], additionalProperties: false,
+        properties: {
+          user: ref('User'), csrfToken: { type: 'string', minLength: 1 }, accessExpiresAt: { type: 'string', format: 'date-time' },
+          sessionExpiresAt: { type: 'string', format: 'date-time' }, endedSessions: { type: 'integer', minimum: 0 },
+        },
+      },
+    ],
+  },
+  RevokedAll: { type: 'object', required: ['revokedBefore'], additionalProperties: false, properties: { revokedBefore: { type: 'string', format: 'date-time' } } },
   LogoutAll: { type: 'object', required: ['revokedSessions'], additionalProperties: false, properties: { revokedSessions: { type: 'integer', minimum: 0 } } },
   LoginHistoryPage: {
     type: 'object', required: ['logins', 'nextCursor'], additionalProperties: false,
@@ -330,6 +413,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
     servers: (options.servers ?? ['/']).map((url) => ({ url })),
     tags: [
       { name: 'auth', description: 'Log in, refresh, log out: the cookie session.' },
+      { name: 'sessions', description: 'The user\'s sessions and password (ASVS 7.4, 7.5), and the administrators\' revocations.' },
       { name: 'login history', description: 'Read from the security events in Elasticsearch; 503 dependency_unavailable without it.' },
       { name: 'example API', description: 'How an app protects its own routes.' },
       { name: 'operations', description: 'Health and this document.' },

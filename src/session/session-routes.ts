@@ -201,9 +201,9 @@ export function createSessionRoutes(options: SessionRoutesOptions): SessionRoute
   admin.delete('/users/:name/sessions', requireRole(options.adminRole), async (ctx) => {
     const name = normalizeUsername(ctx.params.name);
     if (!name) throw new SentinelError('invalid_request', { reason: 'username', message: 'The username is not valid.' });
+    // An unknown name ends nothing (0), like a user without sessions: the route does not enumerate users.
     const target = await users.find(name);
-    if (!target) throw new SentinelError('not_found', { reason: 'user', message: 'No such user.' });
-    const ended = await store.revokeUser(target.id, Math.floor(now() / 1000));
+    const ended = target ? await store.revokeUser(target.id, Math.floor(now() / 1000)) : 0;
     emit(ctx, 'authz_admin', { reason: 'revoke_user_sessions', http: { statusCode: 200 }, sentinel: { target_user: name, sessions_revoked: ended } });
     emit(ctx, 'authn_token_revoked', { reason: 'admin', http: { statusCode: 200 }, sentinel: { target_user: name, sessions_revoked: ended } });
     ctx.body = { endedSessions: ended };
