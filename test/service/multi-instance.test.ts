@@ -7,6 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -19,7 +22,7 @@ import { startServer } from '../../src/service/server.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../../src/session/redis-store.js';
 import type { SessionKitOptions } from '../../src/session/session-kit.js';
-import { createMemoryUserDirectory } from '../../src/session/users.js';
+import { createFileUserDirectory, createMemoryUserDirectory, updateUserInFile } from '../../src/session/users.js';
 import { PASSWORDS, TEST_SCRYPT, TestClient, testUsers, type TestResponse } from '../support/http-server.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 
@@ -41,7 +44,7 @@ let clusters = 0;
 const running: Instance[] = [];
 
 /** Starts `names.length` app instances on ephemeral ports, one Redis store each, sharing one key prefix. */
-async function startCluster(redisUrl: string, names: string[], options: { session?: Partial<SessionKitOptions>; storeFor?: (name: string) => Partial<RedisStoreOptions> } = {}): Promise<Instance[]> {
+async function startCluster(redisUrl: string, names: string[], options: { session?: Partial<SessionKitOptions>; sessionFor?: (name: string) => Partial<SessionKitOptions>; storeFor?: (name: string) => Partial<RedisStoreOptions> } = {}): Promise<Instance[]> {
   clusters += 1;
   const keyPrefix = `mi${clusters}:`;
   const secret = randomBytes(32);
@@ -69,6 +72,7 @@ async function startCluster(redisUrl: string, names: string[], options: { sessio
         refreshGraceMs: GRACE_MS,
         store,
         ...options.session,
+        ...options.sessionFor?.(name),
       },
     });
     const server = app.listen(0, '127.0.0.1');
@@ -222,6 +226,88 @@ describe('several instances sharing one Redis', () => {
     // The sixth failure, on B, is the one that started the delay.
     assert.equal(b!.eventsOf('authn_login_lock').length, 1);
     assert.equal(a!.eventsOf('authn_login_lock').length, 0);
+  });
+});
+
+describe('credential changes across instances sharing Redis and one users file', () => {
+  /** Three instances, each with its own file directory over one users file, as three processes would have. */
+  async function startWithUsersFile(): Promise<{ instances: Instance[]; file: string; cleanup(): void }> {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-mi-users-'));
+    const file = join(dir, 'users.json');
+    writeFileSync(file, JSON.stringify({ users: await testUsers() }), { mode: 0o600 });
+    const directories = new Map<string, ReturnType<typeof createFileUserDirectory>>();
+    const instances = await startCluster(redis.url, ['A', 'B', 'C'], {
+      sessionFor: (name) => {
+        const directory = createFileUserDirectory(file);
+        directories.set(name, directory);
+        return { users: directory };
+      },
+    });
+    return { instances, file, cleanup: () => {
+      for (const directory of directories.values()) directory.close();
+      rmSync(dir, { recursive: true, force: true });
+    } };
+  }
+
+  /** Warms every instance's cache with the session, then measures how long after `change` each refuses it. */
+  async function refusalLatency(instances: Instance[], victim: Browser, change: () => Promise<void>, withinMs: number): Promise<string[]> {
+    for (const instance of instances) assert.equal((await victim.on(instance).request('GET', '/api/hello')).status, 200, `${instance.name} before`);
+    await change();
+    const latencies: string[] = [];
+    for (const instance of instances) {
+      const ms = await within(withinMs, `${instance.name} refuses the session`, async () => (await victim.on(instance).request('GET', '/api/hello')).status === 401);
+      latencies.push(`${instance.name} ${ms.toFixed(1)} ms`);
+    }
+    return latencies;
+  }
+
+  it('password change on A, admin revocation on C: the old sessions are refused by every instance on their next request', async (t) => {
+    const { instances, cleanup } = await startWithUsersFile();
+    const [a, b, c] = instances as [Instance, Instance, Instance];
+    try {
+      const laptop = new Browser();
+      assert.equal((await laptop.on(a).login('alice', PASSWORDS.alice)).status, 200);
+      const phone = new Browser();
+      assert.equal((await phone.on(b).login('alice', PASSWORDS.alice)).status, 200);
+      const newPassword = 'lantern orbit pebble 58';
+      const password = await refusalLatency(instances, phone, async () => {
+        const changed = await laptop.on(a).request('POST', '/auth/password', { json: { currentPassword: PASSWORDS.alice, newPassword } });
+        assert.equal(changed.status, 200, changed.text);
+      }, 1000);
+      t.diagnostic(`password change on A: the other session refused after ${password.join(', ')}`);
+      // The new session of the device that changed it works everywhere at once, before any instance's timed reload.
+      for (const instance of instances) assert.equal((await laptop.on(instance).request('GET', '/api/hello')).status, 200, `${instance.name}: the new session`);
+
+      const admin = new Browser();
+      assert.equal((await admin.on(c).login('admin', PASSWORDS.admin)).status, 200);
+      const revoked = await refusalLatency(instances, laptop, async () => {
+        assert.equal((await admin.on(c).request('DELETE', '/admin/users/alice/sessions')).status, 200);
+      }, 1000);
+      t.diagnostic(`admin revocation on C: refused after ${revoked.join(', ')}`);
+      assert.equal((await laptop.on(b).request('POST', '/auth/refresh')).status, 401);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('disable and role change in the users file (no Redis call, as the CLI without REDIS_URL): refused everywhere within one second', async (t) => {
+    const { instances, file, cleanup } = await startWithUsersFile();
+    try {
+      const alice = new Browser();
+      assert.equal((await alice.on(instances[0]!).login('alice', PASSWORDS.alice)).status, 200);
+      const admin = new Browser();
+      assert.equal((await admin.on(instances[1]!).login('admin', PASSWORDS.admin)).status, 200);
+      const disabled = await refusalLatency(instances, alice, async () => {
+        updateUserInFile(file, 'alice', (user) => ({ ...user, disabled: true }));
+      }, 1100);
+      t.diagnostic(`alice disabled in the users file: refused after ${disabled.join(', ')}`);
+      const demoted = await refusalLatency(instances, admin, async () => {
+        updateUserInFile(file, 'admin', (user) => ({ ...user, roles: ['user'] }));
+      }, 1100);
+      t.diagnostic(`admin's roles changed in the users file: refused after ${demoted.join(', ')}`);
+    } finally {
+      cleanup();
+    }
   });
 });
 
