@@ -38,6 +38,8 @@ export async function setupCommand(args: string[], io: CliIo): Promise<number> {
   // Only the Elasticsearch variables matter here: a production container's missing JWT_SECRET must not stop setup.
   const env = { ...io.env, NODE_ENV: undefined };
   refusePlaceholder('ELASTICSEARCH_PASSWORD', io.env.ELASTICSEARCH_PASSWORD);
+  // The stack's other secrets pass through this one-shot job too (docker/compose.yaml): refuse example values early.
+  if (action === 'identities') refusePlaceholder('KIBANA_PASSWORD', io.env.KIBANA_PASSWORD);
   const { client, prefix, url } = elasticFromEnv(env);
   try {
     if (action === 'identities') {

@@ -18,7 +18,12 @@ export function isConnectionFailure(error: unknown): error is Error {
 }
 
 export interface ElasticConnectionOptions {
-  url: string;
+  /**
+   * The node's URL, or the URLs of several nodes of one cluster: requests go round the nodes, and a node that
+   * cannot be reached is left out until it answers again (the request that found it down fails; ours are retried
+   * by the shipper's backoff and the next anomaly run).
+   */
+  url: string | readonly string[];
   /** An API key (the base64 `id:api_key` form Kibana shows). Exclusive with username/password. */
   apiKey?: string;
   username?: string;
@@ -41,7 +46,8 @@ export interface ElasticConnectionOptions {
  * speak of the variables in their own messages.
  */
 export function createElasticClient(options: ElasticConnectionOptions): Client {
-  if (!options.url) throw new ConfigurationError('options.url is required.');
+  const nodes = typeof options.url === 'string' ? [options.url] : [...(options.url ?? [])];
+  if (nodes.length === 0 || nodes.some((url) => !url)) throw new ConfigurationError('options.url is required.');
   if (options.apiKey && (options.username || options.password)) {
     throw new ConfigurationError('Give options.apiKey or options.username/options.password, not both.');
   }
@@ -57,7 +63,7 @@ export function createElasticClient(options: ElasticConnectionOptions): Client {
     }
   }
   return new Client({
-    node: options.url,
+    nodes,
     auth: options.apiKey ? { apiKey: options.apiKey } : options.username ? { username: options.username, password: options.password! } : undefined,
     tls: ca ? { ca } : undefined,
     maxRetries: 0,
