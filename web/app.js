@@ -125,15 +125,17 @@ function showSession(data) {
 function showSignedOut() {
   csrfToken = null;
   $('who').textContent = 'Not signed in';
-  for (const id of ['note-result', 'history-message', 'history-table']) $(id).hidden = true;
+  for (const id of ['note-result', 'history-message', 'history-table', 'sessions-message', 'sessions-table']) $(id).hidden = true;
   $('history-rows').replaceChildren();
+  $('sessions-rows').replaceChildren();
+  closeReauth();
   setTime($('session-expires'), undefined);
   toggleSignedIn(false);
 }
 
 function toggleSignedIn(signedIn) {
   $('login-card').hidden = signedIn;
-  for (const id of ['session-card', 'notes-card', 'history-card']) $(id).hidden = !signedIn;
+  for (const id of ['session-card', 'notes-card', 'history-card', 'sessions-card']) $(id).hidden = !signedIn;
 }
 
 /** Disables the button while its request runs, so a double click cannot send two refreshes. */
@@ -238,6 +240,127 @@ $('history-button').addEventListener('click', busy($('history-button'), async ()
   }
   message.hidden = false;
 }));
+
+/*
+ * "Your sessions" (GET /auth/sessions, ASVS 7.5.2): every live session of the user, this one marked, an End button
+ * for each other one, and "End all other sessions". Ending asks the server first without a password; when it
+ * answers 403 reauthentication_required, the page asks for the password in its own field (never a prompt()
+ * dialog) and sends the same request again with it. The password field is emptied after each try.
+ */
+/** The ending waiting for a password: { method, path, what }, or null. */
+let pendingEnd = null;
+
+function sessionsMessage(text, isError = false) {
+  const message = $('sessions-message');
+  message.textContent = text;
+  message.classList.toggle('error', isError);
+  message.hidden = false;
+}
+
+function timeCell(iso) {
+  const cell = document.createElement('td');
+  const time = document.createElement('time');
+  setTime(time, iso);
+  cell.append(time);
+  return cell;
+}
+
+function textCell(value) {
+  const cell = document.createElement('td');
+  cell.textContent = value;
+  return cell;
+}
+
+function sessionRow(session) {
+  const row = document.createElement('tr');
+  row.dataset.current = String(session.current === true);
+  row.append(textCell(session.device || 'Unknown device'), textCell(session.sourceIp || '—'), timeCell(session.lastUsedAt), timeCell(session.createdAt));
+  const action = document.createElement('td');
+  if (session.current) {
+    const badge = document.createElement('span');
+    badge.className = 'this-device';
+    badge.textContent = 'this device';
+    action.append(badge);
+  } else {
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.className = 'secondary end-session';
+    end.textContent = 'End';
+    end.setAttribute('aria-label', 'End the session of ' + (session.device || 'an unknown device') + ' at ' + (session.sourceIp || 'an unknown address'));
+    end.addEventListener('click', busy(end, () => endSessions('DELETE', '/auth/sessions/' + encodeURIComponent(session.id), 'that session')));
+    action.append(end);
+  }
+  row.append(action);
+  return row;
+}
+
+/** Lists the sessions; `before` opens the message (what was just done). */
+async function loadSessions(before = '') {
+  const result = await request('GET', '/auth/sessions');
+  const table = $('sessions-table');
+  if (result.status !== 200) {
+    table.hidden = true;
+    sessionsMessage(errorText(result), true);
+    return;
+  }
+  const { sessions } = result.data;
+  $('sessions-rows').replaceChildren(...sessions.map(sessionRow));
+  table.hidden = sessions.length === 0;
+  const others = sessions.filter((session) => !session.current).length;
+  sessionsMessage(before + (others === 0 ? 'Only this device is signed in.' : 'Signed in on ' + sessions.length + ' devices: this one and ' + others + ' other' + (others === 1 ? '' : 's') + '.'));
+}
+
+function openReauth(pending, text) {
+  pendingEnd = pending;
+  $('reauth-message').textContent = text;
+  $('reauth-form').hidden = false;
+  $('reauth-password').value = '';
+  $('reauth-password').focus();
+}
+
+function closeReauth() {
+  pendingEnd = null;
+  $('reauth-password').value = '';
+  $('reauth-form').hidden = true;
+}
+
+/** Sends the ending; asks for the password on 403 reauthentication_required, then lists the sessions again. */
+async function endSessions(method, path, what, password) {
+  const result = await request(method, path, password === undefined ? {} : { password });
+  if (result.status === 403 && errorCode(result.data) === 'reauthentication_required') {
+    const text = password === undefined
+      ? 'To end ' + what + ', confirm your password.'
+      : result.data.error.message + ' Try again to end ' + what + '.';
+    openReauth({ method, path, what }, text);
+    return;
+  }
+  closeReauth();
+  if (result.status === 200) {
+    const ended = result.data.endedSessions;
+    await loadSessions(ended === 0 ? 'Nothing to end: ' + what + ' had ended already. ' : 'Ended ' + ended + ' session' + (ended === 1 ? '' : 's') + '. ');
+  } else if (result.status === 401) {
+    // Too many wrong passwords end the asking session itself.
+    showSignedOut();
+    notify(errorText(result) + ' Please sign in again.', true);
+  } else {
+    sessionsMessage(errorText(result), true);
+  }
+}
+
+$('sessions-button').addEventListener('click', busy($('sessions-button'), () => loadSessions()));
+
+$('end-others-button').addEventListener('click', busy($('end-others-button'), () => endSessions('DELETE', '/auth/sessions', 'every other session')));
+
+const reauthButton = $('reauth-form').querySelector('button[type=submit]');
+$('reauth-form').addEventListener('submit', busy(reauthButton, async () => {
+  if (!pendingEnd) return;
+  const { method, path, what } = pendingEnd;
+  const password = $('reauth-password').value;
+  $('reauth-password').value = '';
+  await endSessions(method, path, what, password);
+}));
+
+$('reauth-cancel').addEventListener('click', closeReauth);
 
 // A reload keeps the session: /auth/me says who is signed in and hands over a CSRF token for this session.
 const me = await request('GET', '/auth/me');

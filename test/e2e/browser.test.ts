@@ -20,6 +20,8 @@ const SHOTS = join('test-results', 'browser');
 const AT = '__Host-sentinel_at';
 const RT = '__Secure-sentinel_rt';
 const CSRF = '__Host-sentinel_csrf';
+/** The signed device cookie a login leaves (device-aware throttling: its own throttle bucket). */
+const DEVICE = '__Host-sentinel_device';
 
 interface AccessRecord {
   method: string;
@@ -127,8 +129,13 @@ describe('browser client in headless Chromium', { timeout: 120_000 }, () => {
     // the __Host-/__Secure- prefixes there without TLS; on any other http:// host it drops all three (the test
     // "is refused the Secure cookies on a plain-http host" shows that side).
     const jar = await cookies();
-    assert.deepEqual([...jar.keys()].sort(), [RT, AT, CSRF].sort());
-    const expected = { [AT]: { path: '/', httpOnly: true, sameSite: 'Lax' }, [RT]: { path: '/auth/refresh', httpOnly: true, sameSite: 'Strict' }, [CSRF]: { path: '/', httpOnly: false, sameSite: 'Strict' } };
+    assert.deepEqual([...jar.keys()].sort(), [RT, AT, CSRF, DEVICE].sort());
+    const expected = {
+      [AT]: { path: '/', httpOnly: true, sameSite: 'Lax' },
+      [RT]: { path: '/auth/refresh', httpOnly: true, sameSite: 'Strict' },
+      [CSRF]: { path: '/', httpOnly: false, sameSite: 'Strict' },
+      [DEVICE]: { path: '/', httpOnly: true, sameSite: 'Strict' },
+    };
     for (const [name, want] of Object.entries(expected)) {
       const cookie = jar.get(name)!;
       assert.deepEqual({ path: cookie.path, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, secure: cookie.secure, domain: cookie.domain }, { ...want, secure: true, domain: '127.0.0.1' }, name);
