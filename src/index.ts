@@ -37,6 +37,7 @@ export type { SessionUser, SentinelAuthState } from './session/types.js';
 
 // HTTP middlewares
 export { requestContext, type RequestTiming } from './http/request-context.js';
+export { clientAddress, clientAddressOf, type ClientAddressOptions, type TrustProxy } from './http/client-address.js';
 export { securityHeaders, type SecurityHeadersOptions } from './http/security-headers.js';
 export { errorHandler, toSentinelError, type ErrorHandlerOptions } from './http/error-handler.js';
 export { jsonOnly } from './http/json-only.js';

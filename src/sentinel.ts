@@ -14,6 +14,7 @@ import { ConfigurationError } from './errors.js';
 import type { SecurityEvent } from './events/security-event.js';
 import { errorHandler } from './http/error-handler.js';
 import { jsonBody } from './http/json-body.js';
+import { clientAddress, type TrustProxy } from './http/client-address.js';
 import { createLoginHistoryRoutes } from './http/login-history-routes.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -58,14 +59,26 @@ export interface SentinelJobOptions {
 }
 
 export interface SentinelHttpOptions {
+  /**
+   * Which peers are your proxies, so X-Forwarded-For can be read: a number of hops (1 = one proxy in front) or
+   * addresses and CIDR ranges. Default false: the socket's peer is the client. The client address is the one the
+   * nearest trusted proxy saw; an entry there that is not an IP address is ignored (the socket address is used and
+   * input_validation_fail logged with reason forwarded_for). `true` means 1 hop (deprecated spelling).
+   */
+  trustProxy?: TrustProxy;
   /** Strict-Transport-Security. Default: `production`. */
   hsts?: boolean;
   /** Largest JSON body. Default '16kb'. */
   jsonLimit?: string;
   /** One ECS access record per request. Default on, /healthz not logged. */
   accessLog?: false | { skipPaths?: readonly string[] };
-  /** Path of the health route. Default '/healthz'; false for none. */
+  /**
+   * Path of the health route. Default '/healthz'; false for none. Anyone gets `{ status }`; a session with
+   * `healthDetailsRole` gets the details too (store, shipper figures), which map the deployment.
+   */
   healthPath?: string | false;
+  /** The role that sees the health details. Default 'admin'. */
+  healthDetailsRole?: string;
   /**
    * GET /auth/login-history and GET /admin/users/:name/login-history, read from Elasticsearch. Default true; a
    * function replaces the reader (another store, a test); false for no routes.
@@ -113,7 +126,7 @@ export interface Sentinel {
    * JSON body → authenticate → CSRF → auth routes → login history routes → health. Add your routes after it.
    */
   middleware(): Middleware;
-  /** What the health route answers. */
+  /** The whole health report (the route shows all of it to `healthDetailsRole` only, `{ status }` to others). */
   health(): SentinelHealth;
   /** Replays the spool left by an earlier run, installs templates if asked, schedules the jobs. */
   start(): Promise<void>;
@@ -121,7 +134,7 @@ export interface Sentinel {
   close(deadlineMs?: number): Promise<void>;
 }
 
-const DEFAULTS = { indexPrefix: 'sentinel', loggerName: 'koa-sentinel', healthPath: '/healthz', queueDegradedAt: 100_000 };
+const DEFAULTS = { indexPrefix: 'sentinel', loggerName: 'koa-sentinel', healthPath: '/healthz', healthDetailsRole: 'admin', queueDegradedAt: 100_000 };
 
 /** Input errors that are security events (a client sending what no browser of ours sends). */
 const INPUT_EVENTS = new Set(['invalid_json', 'invalid_request', 'payload_too_large']);
@@ -143,6 +156,8 @@ export function createSentinel(options: SentinelOptions): Sentinel {
   const indexPrefix = es?.indexPrefix ?? DEFAULTS.indexPrefix;
   const http = options.http ?? {};
   const healthPath = http.healthPath === undefined ? DEFAULTS.healthPath : http.healthPath;
+  const healthDetailsRole = http.healthDetailsRole ?? DEFAULTS.healthDetailsRole;
+  if (typeof healthDetailsRole !== 'string' || healthDetailsRole === '') throw new ConfigurationError('options.http.healthDetailsRole must be a role name.');
 
   const shipper = es ? createShipper({ ...es.shipper, client: es.client, indexPrefix, dir: es.spoolDir }) : undefined;
   const logger = options.logger ? withShipper(options.logger, shipper) : createLogger({
@@ -194,11 +209,20 @@ export function createSentinel(options: SentinelOptions): Sentinel {
   if (healthPath) {
     routes.get(healthPath, (ctx) => {
       ctx.set('Cache-Control', 'no-store');
-      // Always 200 while the process serves: "degraded" tells operators the event pipeline needs a look.
-      ctx.body = health();
+      // Always 200 while the process serves: "degraded" tells operators the event pipeline needs a look. The
+      // figures (queue depth, store, reachability) are for the operators only (ASVS 13.4: no internals in public).
+      const report = health();
+      ctx.body = ctx.state.user?.roles.includes(healthDetailsRole) ? report : { status: report.status };
     });
   }
-  const layers: Middleware[] = [requestContext()];
+  const layers: Middleware[] = [
+    requestContext(),
+    // Before anything records or counts the client address: every later reader sees the one resolved value.
+    clientAddress({
+      trustProxy: http.trustProxy,
+      onMalformed: (ctx, forwardedFor) => kit.emit(ctx, 'input_validation_fail', { reason: 'forwarded_for', sentinel: { forwarded_for: forwardedFor } }),
+    }),
+  ];
   if (http.accessLog !== false) layers.push(createRequestLogger({ logger, skipPaths: http.accessLog?.skipPaths ?? (healthPath ? [healthPath] : []) }));
   layers.push(
     errorHandler({

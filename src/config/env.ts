@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigurationError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { envValue } from './env-value.js';
@@ -20,7 +21,8 @@ export interface Config {
   nodeEnv: NodeEnv;
   port: number;
   host: string;
-  trustProxy: boolean;
+  /** Proxies in front of us: 0 for none, a number of hops, or addresses and CIDR ranges (TRUST_PROXY). */
+  trustProxy: number | string[];
   logLevel: LogLevel;
   jwt: {
     /** The key ring; empty means "generate an ephemeral key" (development and test only). */
@@ -37,6 +39,9 @@ export interface Config {
   auth: {
     usersFile: string | undefined;
     bearer: boolean;
+    /** PUBLIC_ORIGIN's origins (where the browser client is served), required in production. */
+    publicOrigins: string[];
+    /** Every origin that may send unsafe requests: PUBLIC_ORIGIN then ALLOWED_ORIGINS. */
     allowedOrigins: string[];
   };
   elasticsearch: {
@@ -46,6 +51,8 @@ export interface Config {
     password: string | undefined;
     caCertFile: string | undefined;
     indexPrefix: string;
+    /** ELASTICSEARCH_ALLOW_HTTP: plain http accepted in production (ASVS 16.4.3 wants TLS to the log store). */
+    allowHttp: boolean;
   };
   spoolDir: string;
   retention: { events: number; access: number; alerts: number; deadletter: number; cron: string };
@@ -77,6 +84,11 @@ export const DEFAULTS = {
   RETENTION_ALERTS_DAYS: '365',
   RETENTION_DEADLETTER_DAYS: '30',
 } as const;
+
+/** More hops than any real chain of proxies: a larger TRUST_PROXY is a typo. */
+const MAX_PROXY_HOPS = 16;
+/** The old boolean spellings of TRUST_PROXY: true meant "believe X-Forwarded-For", now one hop. */
+const TRUST_PROXY_WORDS: Record<string, number> = { true: 1, yes: 1, on: 1, false: 0, no: 0, off: 0 };
 
 /** The most clock skew we accept between servers: beyond this a stolen expired token lives noticeably longer. */
 const MAX_CLOCK_TOLERANCE_SEC = 60;
@@ -146,14 +158,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const toleranceMs = duration('JWT_CLOCK_TOLERANCE', true);
   if (toleranceMs > MAX_CLOCK_TOLERANCE_SEC * 1000) problems.push(`JWT_CLOCK_TOLERANCE must be at most ${MAX_CLOCK_TOLERANCE_SEC}s`);
 
-  const allowedOrigins = (get('ALLOWED_ORIGINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const origin of allowedOrigins) {
-    try {
-      if (new URL(origin).origin !== origin) throw new Error('not an origin');
-    } catch {
-      problems.push(`ALLOWED_ORIGINS entries must be origins such as https://app.example.com (got "${origin}")`);
+  const origins = (name: string): string[] => {
+    const list = (get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const origin of list) {
+      try {
+        if (new URL(origin).origin !== origin) throw new Error('not an origin');
+      } catch {
+        problems.push(`${name} entries must be origins such as https://app.example.com (got "${origin}")`);
+      }
     }
+    return list;
+  };
+  // The CSRF check compares Origin with these and never with Host or X-Forwarded-Host, which the client writes.
+  const publicOrigins = origins('PUBLIC_ORIGIN');
+  if (publicOrigins.length === 0 && nodeEnv === 'production') {
+    problems.push('PUBLIC_ORIGIN is required when NODE_ENV=production: the origin(s) browsers load the app from, such as https://app.example.com');
   }
+  const allowedOrigins = [...new Set([...publicOrigins, ...origins('ALLOWED_ORIGINS')])];
+  const trustProxy = parseTrustProxy(get('TRUST_PROXY'), problems);
 
   const usersFile = get('AUTH_USERS_FILE');
   if (usersFile === undefined && nodeEnv === 'production') problems.push('AUTH_USERS_FILE is required when NODE_ENV=production');
@@ -167,12 +189,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together.');
   }
   if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
+  const esUrl = url('ELASTICSEARCH_URL', ['http:', 'https:']);
+  const allowHttp = bool('ELASTICSEARCH_ALLOW_HTTP');
+  // Events and access records carry user names and addresses: in production they travel over TLS unless the
+  // operator says the network is private (a sidecar, a service mesh that encrypts) — ASVS 16.4.3.
+  if (nodeEnv === 'production' && esUrl?.startsWith('http:') && !allowHttp) {
+    problems.push('ELASTICSEARCH_URL must be https:// when NODE_ENV=production; set ELASTICSEARCH_ALLOW_HTTP=true if the link is private or encrypted otherwise');
+  }
 
   const config: Config = {
     nodeEnv,
     port,
     host: get('HOST', DEFAULTS.HOST)!,
-    trustProxy: bool('TRUST_PROXY'),
+    trustProxy,
     logLevel,
     jwt: {
       keys,
@@ -185,14 +214,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       absoluteTtlMs,
       clockToleranceSec: Math.floor(toleranceMs / 1000),
     },
-    auth: { usersFile, bearer: bool('BEARER_AUTH'), allowedOrigins },
+    auth: { usersFile, bearer: bool('BEARER_AUTH'), publicOrigins, allowedOrigins },
     elasticsearch: {
-      url: url('ELASTICSEARCH_URL', ['http:', 'https:']),
+      url: esUrl,
       apiKey: get('ELASTICSEARCH_API_KEY'),
       username: get('ELASTICSEARCH_USERNAME'),
       password: get('ELASTICSEARCH_PASSWORD'),
       caCertFile: get('ELASTICSEARCH_CA_CERT'),
       indexPrefix,
+      allowHttp,
     },
     spoolDir: get('SPOOL_DIR', DEFAULTS.SPOOL_DIR)!,
     retention: {
@@ -209,6 +239,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (problems.length > 0) throw new ConfigurationError(problems);
   return config;
+}
+
+/**
+ * TRUST_PROXY: a number of hops (0 = none), or a comma-separated list of addresses and CIDR ranges of the proxies
+ * (proxy-addr's names loopback, linklocal and uniquelocal too). true/yes/on still mean one hop (deprecated).
+ */
+function parseTrustProxy(text: string | undefined, problems: string[]): number | string[] {
+  if (text === undefined) return 0;
+  const word = TRUST_PROXY_WORDS[text.toLowerCase()];
+  if (word !== undefined) return word;
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops > MAX_PROXY_HOPS) problems.push(`TRUST_PROXY must be at most ${MAX_PROXY_HOPS} hops (got "${text}")`);
+    return hops;
+  }
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = new Set(['loopback', 'linklocal', 'uniquelocal']);
+  for (const entry of list) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!names.has(entry) && (family === 0 || !bitsOk || extra !== undefined)) {
+      problems.push(`TRUST_PROXY must be a number of hops or a comma-separated list of proxy addresses and CIDR ranges such as 10.0.0.0/8 (got "${entry}")`);
+    }
+  }
+  return list;
 }
 
 /** Strips credentials from a URL before it goes into a message. */

@@ -65,7 +65,8 @@ export const EVENT_CATALOGUE = {
   },
   authn_token_reuse: {
     category: ['authentication', 'intrusion_detection'], type: ['denied'], outcome: 'failure', level: 'error', vocabulary: 'owasp',
-    description: 'A refresh token that was already rotated was presented again: the whole family is revoked.',
+    description: 'A dead token came back: a refresh token already rotated, however long ago (its whole family is revoked), or a token of a session that was revoked (logout, reuse detection, credential change).',
+    reasons: ['rotated', 'revoked'],
   },
   authn_token_invalid: {
     category: ['authentication'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'sentinel',
@@ -78,7 +79,12 @@ export const EVENT_CATALOGUE = {
   },
   session_expired: {
     category: ['session'], type: ['end'], outcome: 'failure', level: 'info', vocabulary: 'owasp',
-    description: 'A refresh was refused because the session passed its idle or absolute timeout.',
+    description: 'A session passed its idle or absolute timeout: the first refresh to find it so ends it for good.',
+    reasons: ['idle', 'absolute'],
+  },
+  session_use_after_expire: {
+    category: ['session'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
+    description: 'A token of a session that had already expired was presented again (refused with token_expired).',
     reasons: ['idle', 'absolute'],
   },
   refresh_conflict: {
@@ -123,8 +129,8 @@ export const EVENT_CATALOGUE = {
   },
   input_validation_fail: {
     category: ['web'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
-    description: 'A request was refused for its form: bad JSON, wrong content type, too large.',
-    reasons: ['invalid_json', 'unsupported_media_type', 'payload_too_large', 'invalid_request'],
+    description: 'A request was refused for its form (bad JSON, wrong content type, too large), or a forwarded client address that is no IP address was ignored (forwarded_for: the socket address is used).',
+    reasons: ['invalid_json', 'unsupported_media_type', 'payload_too_large', 'invalid_request', 'forwarded_for'],
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

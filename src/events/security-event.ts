@@ -2,6 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { EVENT_CATALOGUE, type EventAction, type EventLevel, type EventOutcome } from './catalogue.js';
 
 export const ECS_VERSION = '8.11.0';
+/**
+ * User-Agent is client text: 12 kB ones were seen. Enough to tell browsers and tools apart, short enough that an
+ * event stays small (the access record uses the same cut).
+ */
+export const MAX_USER_AGENT = 512;
 
 /** What the emitter knows about the request and the subject; everything is optional. */
 export interface SecurityEventInput {
@@ -73,7 +78,7 @@ export function buildSecurityEvent(action: EventAction, input: SecurityEventInpu
     if (input.user.roles !== undefined) doc.user.roles = [...input.user.roles];
   }
   if (input.source?.ip) doc.source = { ip: input.source.ip };
-  if (input.userAgent) doc.user_agent = { original: input.userAgent };
+  if (input.userAgent) doc.user_agent = { original: input.userAgent.slice(0, MAX_USER_AGENT) };
   if (input.http) {
     const http: NonNullable<SecurityEvent['http']> = {};
     if (input.http.method !== undefined || input.http.requestId !== undefined) {

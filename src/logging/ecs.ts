@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ECS_VERSION } from '../events/security-event.js';
-import { REDACTED, isSecretKey, redact } from './redact.js';
+import { REDACTED, isSecretKey, redact, redactString } from './redact.js';
 
 /**
  * Bunyan records to ECS documents. Bunyan's own fields are renamed (`time` → `@timestamp`, `msg` → `message`,
@@ -28,7 +28,8 @@ export function toEcsDocument(record: Record<string, unknown>): EcsDocument {
     doc[key] = item !== undefined && item !== null && item !== '' && isSecretKey(key) ? REDACTED : redact(item, 1);
   }
   if (typeof doc['@timestamp'] !== 'string') doc['@timestamp'] = record.time instanceof Date ? record.time.toISOString() : new Date().toISOString();
-  if (typeof doc.message !== 'string') doc.message = String(record.msg ?? '');
+  // The message too: an access record's holds the raw path, and a token in a path must not survive there.
+  if (typeof doc.message !== 'string') doc.message = redactString(String(record.msg ?? ''));
   doc.ecs = { version: ECS_VERSION };
   const log = doc.log as Record<string, unknown> | undefined;
   doc.log = { ...log, level: log?.level ?? LEVEL_NAMES[record.level as number] ?? 'info', logger: record.name };

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type bunyan from 'bunyan';
 import type { Middleware } from 'koa';
+import { MAX_USER_AGENT } from '../events/security-event.js';
+import { clientAddressOf } from '../http/client-address.js';
 
 /**
  * One ECS access record per request, written after the response status is known: request id, method, path (never
- * the query string, which may carry tokens), status, duration in nanoseconds, bytes, user, source IP (Koa's ctx.ip,
- * which honours X-Forwarded-For only with TRUST_PROXY) and user agent (docs/events.md#access-records).
- * Put it right after the request context and outside the error handler, so failed requests are logged with the
+ * the query string, which may carry tokens), status, duration in nanoseconds, bytes, user, source IP (the one
+ * the clientAddress middleware resolved: X-Forwarded-For counts only through trusted proxies) and user agent
+ * (docs/events.md#access-records). Put it right after the request context and client address and outside the error handler, so failed requests are logged with the
  * status the client saw (docs/architecture.md#request-pipeline).
  */
 
@@ -15,8 +17,6 @@ export interface RequestLoggerOptions {
   /** Paths not logged (health checks polled every few seconds). Default ['/healthz']. */
   skipPaths?: readonly string[];
 }
-
-const MAX_USER_AGENT = 512;
 
 export function createRequestLogger(options: RequestLoggerOptions): Middleware {
   const { logger } = options;
@@ -47,7 +47,7 @@ export function createRequestLogger(options: RequestLoggerOptions): Middleware {
             version: ctx.req.httpVersion,
           },
           url: { path: ctx.path },
-          source: { ip: ctx.ip },
+          source: { ip: clientAddressOf(ctx) },
           ...(user ? { user: { name: user.name, id: user.id } } : {}),
           ...(userAgent ? { user_agent: { original: userAgent.slice(0, MAX_USER_AGENT) } } : {}),
         };

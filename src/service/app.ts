@@ -1,13 +1,13 @@
 import Router from '@koa/router';
 import Koa from 'koa';
-import { createSentinel, type Sentinel, type SentinelOptions, type SessionKit, type LoginHistoryPage, type LoginHistoryQuery } from '../index.js';
+import { createSentinel, type Sentinel, type SentinelOptions, type SessionKit, type LoginHistoryPage, type LoginHistoryQuery, type TrustProxy } from '../index.js';
 import { createExampleRoutes } from './example-routes.js';
 import { buildOpenApi, OPENAPI_PATH } from './openapi.js';
 import { createWebRoutes } from './web-routes.js';
 
 export interface AppOptions extends SentinelOptions {
-  /** Koa's `app.proxy`: take the client address from X-Forwarded-For (only behind a proxy you run). */
-  trustProxy?: boolean;
+  /** Proxies you run in front (hops or addresses): `http.trustProxy`, and Koa's `app.proxy` when any. */
+  trustProxy?: TrustProxy;
   /** Shorthand for `http.loginHistory` with a reader of your own (tests). */
   loginHistory?: (query: LoginHistoryQuery) => Promise<LoginHistoryPage>;
 }
@@ -24,8 +24,9 @@ export interface SentinelApp {
  */
 export function createApp(options: AppOptions): SentinelApp {
   const { trustProxy, loginHistory, ...rest } = options;
-  const sentinel = createSentinel(loginHistory ? { ...rest, http: { ...rest.http, loginHistory } } : rest);
-  const app = new Koa({ proxy: trustProxy === true });
+  const sentinel = createSentinel({ ...rest, http: { ...rest.http, ...(loginHistory ? { loginHistory } : {}), ...(trustProxy !== undefined ? { trustProxy } : {}) } });
+  // Koa's proxy flag only for X-Forwarded-Proto in ctx.protocol; the client address is the sentinel's.
+  const app = new Koa({ proxy: trustProxy !== undefined && trustProxy !== false && trustProxy !== 0 });
   // Koa logs uncaught errors to stderr by default; the sentinel's error handler already renders and logs them.
   app.silent = true;
   app.use(sentinel.middleware());

@@ -19,7 +19,10 @@ export function createAccessControl(options: { emit: EmitEvent }): AccessControl
   const requireAuth: Middleware = async (ctx, next) => {
     if (!ctx.state.user) {
       const error = ctx.state.authError ?? new SentinelError('token_invalid', { reason: 'missing' });
-      if (error.code === 'token_invalid' || error.code === 'token_expired') {
+      // A genuine token of a revoked session is someone holding a dead credential (OWASP authn_token_reuse).
+      if (error.code === 'token_invalid' && error.reason === 'revoked') {
+        emit(ctx, 'authn_token_reuse', { reason: 'revoked', http: { statusCode: error.status }, sentinel: { token_type: 'access' } });
+      } else if (error.code === 'token_invalid' || error.code === 'token_expired') {
         emit(ctx, 'authn_token_invalid', { reason: error.reason, http: { statusCode: error.status }, sentinel: { token_type: 'access' } });
       }
       throw error;

@@ -122,7 +122,7 @@ export function createAuthRoutes(options: AuthRoutesOptions): Router {
       user: { id: user.id, name: user.name, roles: user.roles },
       session: { id: sessionRef(user.sessionId), accessExpiresAt: new Date(ctx.state.auth!.claims.exp * 1000).toISOString() },
       // A fresh token for the same session, so a reloaded page can recover it without reading cookies.
-      csrfToken: csrfTokens.issue(user.sessionId),
+      csrfToken: csrfTokens.issue(user.sessionId, user.tokenId),
     };
   });
 

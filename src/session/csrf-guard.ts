@@ -4,14 +4,21 @@ import type { CsrfTokens } from './csrf-tokens.js';
 import type { EmitEvent } from './types.js';
 
 /**
- * Cross-site checks for unsafe methods (ASVS 3.5.1-3.5.3): Sec-Fetch-Site and Origin (or Referer) must name this
- * server or an allowed origin, and a request authenticated by cookie must echo the session's signed CSRF token in
- * X-CSRF-Token. Login has no session yet but still gets the origin checks.
+ * Cross-site checks for unsafe methods (ASVS 3.5.1-3.5.3): Sec-Fetch-Site and Origin (or Referer) must name a
+ * configured origin, and a request authenticated by cookie must echo the signed CSRF token of its session and its
+ * current access token in X-CSRF-Token. Login has no session yet but still gets the origin checks.
+ *
+ * The origins compared with come from configuration only, never from Host or X-Forwarded-Host: the client writes
+ * those, so "Origin equals Host" holds for any request a client forges. With none configured (development), the
+ * server's own listen address is the one origin: the socket's local address and port, which no header changes.
  */
 
 export interface CsrfGuardOptions {
   csrfTokens: Pick<CsrfTokens, 'verify'>;
-  /** Origins other than the server's own that may send unsafe requests. */
+  /**
+   * The origins that may send unsafe requests (PUBLIC_ORIGIN and ALLOWED_ORIGINS). Empty: the listen address only
+   * (http://<local address>:<port>, and localhost for a loopback address).
+   */
   allowedOrigins: readonly string[];
   emit: EmitEvent;
 }
@@ -22,18 +29,14 @@ export function createCsrfGuard(options: CsrfGuardOptions): Middleware {
   const { csrfTokens, emit } = options;
   const allowedOrigins = new Set(options.allowedOrigins);
 
-  const sameOrigin = (ctx: Context, value: string): boolean => {
-    let url: URL;
+  const allowed = (ctx: Context, value: string): boolean => {
+    let origin: string;
     try {
-      url = new URL(value);
+      origin = new URL(value).origin;
     } catch {
       return false;
     }
-    // Not ctx.origin: in Koa 3 that is the request's Origin header, not the server's own origin.
-    if (allowedOrigins.has(url.origin) || url.origin === `${ctx.protocol}://${ctx.host}`) return true;
-    // Behind a TLS-terminating proxy without TRUST_PROXY the server sees http while the browser says https:
-    // accept that upgrade for our own host, never a downgrade to http.
-    return url.host === ctx.host && url.protocol === 'https:';
+    return allowedOrigins.size > 0 ? allowedOrigins.has(origin) : listenOrigins(ctx).includes(origin);
   };
 
   return async (ctx: Context, next: Next) => {
@@ -46,17 +49,32 @@ export function createCsrfGuard(options: CsrfGuardOptions): Middleware {
     const origin = ctx.get('origin');
     if (site === 'cross-site') refuse('cross_site');
     if (origin) {
-      if (origin === 'null' || !sameOrigin(ctx, origin)) refuse('origin_mismatch');
+      if (origin === 'null' || !allowed(ctx, origin)) refuse('origin_mismatch');
     } else {
       const referer = ctx.get('referer');
-      if (referer && !sameOrigin(ctx, referer)) refuse('referer_mismatch');
+      if (referer && !allowed(ctx, referer)) refuse('referer_mismatch');
       if (site === 'same-site') refuse('no_origin');
     }
     if (ctx.state.auth?.method === 'cookie') {
       const token = ctx.get('x-csrf-token');
       if (!token) refuse('token_missing');
-      if (!csrfTokens.verify(token, ctx.state.auth.claims.sid)) refuse('token_mismatch');
+      const { sid, jti } = ctx.state.auth.claims;
+      // Bound to the access token's jti as well: one per refresh generation, so a refresh retires the old token.
+      if (!csrfTokens.verify(token, sid, jti)) refuse('token_mismatch');
     }
     return next();
   };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** Where this socket was accepted, as origins: what the server listens on, whatever the request's headers say. */
+function listenOrigins(ctx: Context): string[] {
+  const { localAddress, localPort } = ctx.socket;
+  if (!localAddress || !localPort) return [];
+  const plain = localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress;
+  const host = plain.includes(':') ? `[${plain}]` : plain;
+  const origins = [`http://${host}:${localPort}`];
+  if (LOOPBACK.has(localAddress)) origins.push(`http://localhost:${localPort}`);
+  return origins;
 }

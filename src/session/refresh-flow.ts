@@ -3,7 +3,7 @@ import { SentinelError, isSentinelError } from '../errors.js';
 import type { CookieRead } from './cookies.js';
 import type { IssuedSession, SessionIssuer } from './session-issuer.js';
 import { tokenCreatedEvent } from './session-issuer.js';
-import type { SessionStore } from './store.js';
+import type { SessionFamily, SessionStore } from './store.js';
 import type { TokenClaims, TokenService } from './tokens.js';
 import type { ReportEvent } from './types.js';
 import type { UserDirectory, UserRecord } from './users.js';
@@ -11,7 +11,9 @@ import type { UserDirectory, UserRecord } from './users.js';
 /**
  * Refresh token rotation with reuse detection (RFC 9700 §4.14.2): each refresh token works once; presenting a
  * replaced one revokes its whole family, except within a short grace window, where two tabs refreshing at once
- * get 409 refresh_conflict instead. An authentic token past its expiry ends the session for good.
+ * get 409 refresh_conflict instead. Replaced tokens count as reuse however old, expired ones included. A session
+ * past its idle or absolute limit ends for good (session_expired); its token presented again after that is
+ * session_use_after_expire, and a token of a session ended otherwise (logout, revocation) is authn_token_reuse.
  */
 
 export interface RefreshFlowOptions {
@@ -61,27 +63,36 @@ export function createRefreshFlow(options: RefreshFlowOptions): RefreshFlow {
       }
 
       const ids = { session_id: claims.sid, refresh_token_id: claims.jti };
-      if (expired) {
-        // An authentic refresh token past its exp: the session hit its idle or absolute timeout. End it for good.
-        const family = await store.revokeFamily(claims.sid);
-        // Whichever limit came first ended the session.
-        const reason = family && family.absoluteExpiresAt <= family.lastRotatedAt + refreshTtlMs ? 'absolute' : 'idle';
-        report('session_expired', { reason, user: family ? { name: family.userName, id: family.userId } : undefined, http: { statusCode: 401 }, sentinel: ids });
-        return { ok: false, error: new SentinelError('token_expired', { reason }), clearCookies: true };
-      }
-
       const t = now();
+      // Expired tokens go through the store too: only the family can tell a token that merely timed out from one
+      // rotated away long ago (reuse, however late: a token stolen days before must still raise the alarm).
       const result = await store.rotateFamily(claims.sid, claims.jti, randomUUID(), { now: t, graceMs: refreshGraceMs, idleTtlMs: refreshTtlMs });
+      const owner = (family: SessionFamily) => ({ name: family.userName, id: family.userId });
+      // Whichever limit came first ended the session (the store checks the absolute one first).
+      const firstLimit = (family: SessionFamily): 'idle' | 'absolute' => (family.absoluteExpiresAt <= family.lastRotatedAt + refreshTtlMs ? 'absolute' : 'idle');
+      const ended = (family: SessionFamily, reason: 'idle' | 'absolute'): RefreshOutcome => {
+        report('session_expired', { reason, user: owner(family), http: { statusCode: 401 }, sentinel: ids });
+        return { ok: false, error: new SentinelError('token_expired', { reason }), clearCookies: true };
+      };
+      const usedAfterExpiry = (family: SessionFamily | undefined, reason: 'idle' | 'absolute'): RefreshOutcome => {
+        report('session_use_after_expire', { reason, user: family ? owner(family) : undefined, http: { statusCode: 401 }, sentinel: ids });
+        return { ok: false, error: new SentinelError('token_expired', { reason }), clearCookies: true };
+      };
       switch (result.status) {
         case 'rotated': {
           const family = result.family;
+          if (expired) {
+            // The token's exp (whole seconds) ran out a moment before the store's idle limit: over all the same.
+            await store.revokeFamily(family.id);
+            return ended(family, firstLimit(family));
+          }
           // Roles and status are re-read at every refresh, so a disabled user or a changed role takes effect
           // within one access-token lifetime.
           const user = await users.find(family.userName);
           if (!user || user.disabled || user.id !== family.userId || (options.credentialsMatch && !options.credentialsMatch(claims, user))) {
             const refused = !user || user.disabled || user.id !== family.userId ? 'user_disabled' : 'credentials_changed';
             await store.revokeFamily(family.id);
-            report('authn_token_revoked', { reason: refused, user: { name: family.userName, id: family.userId }, http: { statusCode: 401 }, sentinel: ids });
+            report('authn_token_revoked', { reason: refused, user: owner(family), http: { statusCode: 401 }, sentinel: ids });
             return refuse('token_invalid', refused, true, ids);
           }
           const session = sessions.renew(family, user, t);
@@ -90,18 +101,30 @@ export function createRefreshFlow(options: RefreshFlowOptions): RefreshFlow {
           return { ok: true, user, session };
         }
         case 'conflict':
-          report('refresh_conflict', { user: { name: result.family.userName, id: result.family.userId }, http: { statusCode: 409 }, sentinel: ids });
+          report('refresh_conflict', { user: owner(result.family), http: { statusCode: 409 }, sentinel: ids });
           return { ok: false, error: new SentinelError('refresh_conflict', { reason: 'grace' }), clearCookies: false };
         case 'reused': {
-          const user = { name: result.family.userName, id: result.family.userId };
-          report('authn_token_reuse', { user, http: { statusCode: 401 }, sentinel: { ...ids, current_refresh_token_id: result.family.currentJti } });
+          const user = owner(result.family);
+          report('authn_token_reuse', { reason: 'rotated', user, http: { statusCode: 401 }, sentinel: { ...ids, current_refresh_token_id: result.family.currentJti, token_expired: expired } });
           report('authn_token_revoked', { reason: 'reuse', user, http: { statusCode: 401 }, sentinel: ids });
           return { ok: false, error: new SentinelError('token_invalid', { reason: 'reuse' }), clearCookies: true };
         }
         case 'expired':
-          report('session_expired', { reason: result.reason, user: { name: result.family.userName, id: result.family.userId }, http: { statusCode: 401 }, sentinel: ids });
-          return { ok: false, error: new SentinelError('token_expired', { reason: result.reason }), clearCookies: true };
+          // The first request to find the session over ends it for good; later ones are uses after expiry.
+          await store.revokeFamily(result.family.id);
+          return ended(result.family, firstLimit(result.family));
+        case 'revoked': {
+          const family = result.family;
+          const timedOut = t >= family.absoluteExpiresAt || t - family.lastRotatedAt >= refreshTtlMs;
+          if (timedOut && claims.jti === family.currentJti) return usedAfterExpiry(family, firstLimit(family));
+          // A token of a session ended by logout, reuse detection or a credential change came back (OWASP
+          // authn_token_reuse): nothing to revoke any more, but it is someone holding a dead credential.
+          report('authn_token_reuse', { reason: 'revoked', user: owner(family), http: { statusCode: 401 }, sentinel: { ...ids, token_type: 'refresh' } });
+          return { ok: false, error: new SentinelError('token_invalid', { reason: 'revoked' }), clearCookies: true };
+        }
         default:
+          // The store no longer knows the family: it lapsed and was swept (an expired token), or was lost.
+          if (expired) return usedAfterExpiry(undefined, 'idle');
           return refuse('token_invalid', 'revoked', true, ids);
       }
     },

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
+import { clientAddressOf } from '../http/client-address.js';
 import { buildSecurityEvent, type SecurityEvent, type SecurityEventInput } from '../events/security-event.js';
 import type { EmitEvent } from './types.js';
 
@@ -40,7 +41,8 @@ export function createSessionEvents(options: SessionEventsOptions): EmitEvent {
       const user = ctx.state.user;
       onEvent(buildSecurityEvent(action, {
         user: user ? { name: user.name, id: user.id, roles: user.roles } : undefined,
-        source: { ip: ctx.ip },
+        // The address the clientAddress middleware resolved (trusted proxies only), never X-Forwarded-For as sent.
+        source: { ip: clientAddressOf(ctx) },
         userAgent: ctx.get('user-agent') || undefined,
         urlPath: ctx.path,
         ...input,

@@ -62,7 +62,7 @@ export function createSessionIssuer(options: SessionIssuerOptions): SessionIssue
     const subject = { sub: user.id, sid: family.id, name: user.name, roles: user.roles, cfp: fingerprint?.(user) };
     const access = tokens.issue('access', subject, Math.min(accessTtlMs, family.absoluteExpiresAt - at));
     const refresh = tokens.issue('refresh', subject, expiresAt - at, family.currentJti);
-    return { family, access, refresh, csrfToken: csrfTokens.issue(family.id), expiresAt };
+    return { family, access, refresh, csrfToken: csrfTokens.issue(family.id, access.claims.jti), expiresAt };
   }
 
   return {

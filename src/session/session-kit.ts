@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import compose from 'koa-compose';
 import { ConfigurationError } from '../errors.js';
@@ -84,6 +85,12 @@ export interface SessionKitOptions {
    * for unknown users until the first real user is seen.
    */
   passwordParams?: ScryptParams;
+  /**
+   * Keys the session references in logs and GET /auth/me (at least 16 bytes; every instance the same). Default:
+   * derived from the first key of the ring that holds secret material, which a rotation keeps in place (the new key
+   * is added and made active; the old one is removed last), so a session keeps one reference across a rotation.
+   */
+  sessionRefKey?: Buffer;
   /** Live sessions one user may have (ASVS 7.1.2); a login beyond it ends that user's oldest session. Default 10. */
   maxSessionsPerUser?: number;
   /** How long after a login ending sessions (DELETE /auth/sessions) asks for no password again. Default 5 minutes. */
@@ -179,8 +186,8 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const signKeys = [keyRing.active, ...keyRing.kids.map((kid) => keyRing.get(kid)!)].filter((key) => key.signKey).map((key) => key.signKey!);
   const csrfSecrets = signKeys.map((key) => deriveSecret(key, 'csrf'));
   const csrfTokens = createCsrfTokens(csrfSecrets);
-  // Keyed by the active signing key: no extra secret to configure, and every instance computes the same reference.
-  const sessionRef = createSessionRef(deriveSecret(keyRing.active.signKey, 'log'));
+  // Not keyed by the active key: a rotation would give one session two references. See sessionRefKey.
+  const sessionRef = createSessionRef(o.sessionRefKey ?? deriveSecret(firstSigningKey(keyRing), 'log'));
   const emit = createSessionEvents({ onEvent: o.onEvent, sessionRef });
   const tokens = createTokenService({ keyRing, issuer: o.issuer, audience: o.audience, clockToleranceSec: o.clockToleranceSec, now });
   const store = o.store ?? createMemoryStore({ now });
@@ -267,6 +274,15 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     throttle,
     close: () => store.close(),
   };
+}
+
+/** The first key, in ring order, that can sign: its material is secret, unlike a verification-only public key. */
+function firstSigningKey(keyRing: KeyRing): KeyObject {
+  for (const kid of keyRing.kids) {
+    const key = keyRing.get(kid);
+    if (key?.signKey) return key.signKey;
+  }
+  return keyRing.active.signKey;
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -67,6 +67,14 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 const DEFAULTS = { clockToleranceSec: 5, maxTokenBytes: 4096, cacheSize: 10_000 };
 
+/**
+ * The order n of P-256 (SEC 2 §2.4.2). An ECDSA signature (r, s) verifies as (r, n - s) too, so every ES256 token
+ * has a twin string; we sign and accept only the low-s half (s <= n/2), as Bitcoin's BIP 62 does, so one token is
+ * one string (the cache and the reuse checks compare strings).
+ */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_N = P256_N >> 1n;
+
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { keyRing, issuer, audience } = options;
   const clockToleranceSec = options.clockToleranceSec ?? DEFAULTS.clockToleranceSec;
@@ -150,6 +158,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     // One spelling per signature: base64url decoders ignore the unused low bits of the last character, which
     // would let one token exist under several strings (RFC 7515 §2 requires canonical base64url).
     if (Buffer.from(parts[2]!, 'base64url').toString('base64url') !== parts[2]) throw invalid('bad_signature');
+    if (key.alg === 'ES256' && !isLowS(parts[2]!)) throw invalid('bad_signature');
 
     const claims = checkClaims(verifySignature(token, key, parts), type, nowSec, allowExpired);
     if (type === 'access' && cacheSize > 0 && !allowExpired) {
@@ -185,6 +194,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         token = `${signingInput}.${cryptoSign(null, Buffer.from(signingInput), key.signKey).toString('base64url')}`;
       } else {
         token = jwt.sign(claims, key.signKey, { algorithm: key.alg as jwt.Algorithm, header });
+        if (key.alg === 'ES256') token = toLowS(token);
       }
       // Never hand out a token our own verify() would refuse (a user with hundreds of roles, say).
       if (token.length > maxTokenBytes) throw new Error(`The ${type} token for ${subject.sub} would be ${token.length} bytes; the limit is ${maxTokenBytes}.`);
@@ -218,6 +228,21 @@ function isStringArray(value: unknown): value is string[] {
 
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** Whether a JWS ES256 signature (r || s, 32 bytes each, RFC 7518 §3.4) has s <= n/2. */
+function isLowS(signature: string): boolean {
+  const bytes = Buffer.from(signature, 'base64url');
+  return bytes.length === 64 && BigInt(`0x${bytes.subarray(32).toString('hex')}`) <= P256_HALF_N;
+}
+
+/** The same ES256 token with its signature's s replaced by n - s when it is high: equally valid, the one we accept. */
+function toLowS(token: string): string {
+  const dot = token.lastIndexOf('.');
+  if (isLowS(token.slice(dot + 1))) return token;
+  const bytes = Buffer.from(token.slice(dot + 1), 'base64url');
+  const low = P256_N - BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+  return `${token.slice(0, dot + 1)}${Buffer.concat([bytes.subarray(0, 32), Buffer.from(low.toString(16).padStart(64, '0'), 'hex')]).toString('base64url')}`;
 }
 
 /** jsonwebtoken's errors mapped once, at the boundary, to our reasons. */

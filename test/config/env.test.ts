@@ -11,7 +11,7 @@ import { createKeyRing, generateKey } from '../../src/session/key-ring.js';
 import { configurationError } from '../support/configuration-error.js';
 
 const STRONG_SECRET = randomBytes(48).toString('base64');
-const PRODUCTION = { NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/koa-sentinel/users.json', JWT_SECRET: STRONG_SECRET };
+const PRODUCTION = { NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://app.example.com', AUTH_USERS_FILE: '/etc/koa-sentinel/users.json', JWT_SECRET: STRONG_SECRET };
 
 /** Runs loadConfig expecting a ConfigurationError; returns it for further checks. */
 const refuse = (env: NodeJS.ProcessEnv): ConfigurationError => configurationError(() => loadConfig(env));
@@ -33,7 +33,7 @@ describe('loadConfig', () => {
     assert.equal(config.nodeEnv, 'development');
     assert.equal(config.port, 3000);
     assert.equal(config.host, '127.0.0.1');
-    assert.equal(config.trustProxy, false);
+    assert.equal(config.trustProxy, 0);
     assert.equal(config.logLevel, 'info');
     assert.deepEqual(config.jwt.keys, []);
     assert.equal(config.jwt.ephemeral, true);
@@ -44,7 +44,7 @@ describe('loadConfig', () => {
     assert.equal(config.jwt.refreshTtlMs, 12 * 3_600_000);
     assert.equal(config.jwt.absoluteTtlMs, 7 * 86_400_000);
     assert.equal(config.jwt.clockToleranceSec, 5);
-    assert.deepEqual(config.auth, { usersFile: undefined, bearer: false, allowedOrigins: [] });
+    assert.deepEqual(config.auth, { usersFile: undefined, bearer: false, publicOrigins: [], allowedOrigins: [] });
     assert.equal(config.elasticsearch.url, undefined);
     assert.equal(config.elasticsearch.indexPrefix, 'sentinel');
     assert.equal(config.redisUrl, undefined);
@@ -78,7 +78,7 @@ describe('loadConfig', () => {
     });
     assert.equal(config.port, 0);
     assert.equal(config.host, '0.0.0.0');
-    assert.equal(config.trustProxy, true);
+    assert.equal(config.trustProxy, 1, 'yes: the old boolean, one hop');
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.auth.bearer, true);
     assert.deepEqual(config.auth.allowedOrigins, ['https://app.example.com', 'http://localhost:5173']);
@@ -110,6 +110,53 @@ describe('loadConfig', () => {
     assert.match(error.message, /ACCESS_TOKEN_TTL must be a positive duration .*\(got "soon"\)/);
   });
 
+  describe('TRUST_PROXY', () => {
+    it('reads a number of hops, a list of addresses and CIDR ranges, and the old booleans as 0 or 1 hop', () => {
+      const read = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy;
+      assert.equal(read('0'), 0);
+      assert.equal(read('2'), 2);
+      assert.equal(read('true'), 1);
+      assert.equal(read('off'), 0);
+      assert.deepEqual(read('10.0.0.0/8, 192.168.1.7,2001:db8::/32, loopback'), ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', 'loopback']);
+    });
+
+    it('refuses what is neither hops nor addresses', () => {
+      for (const value of ['maybe', '10.0.0.0/33', '10.0.0.1/8/8', 'proxy.internal', '2001:db8::/129', '17', '-1']) {
+        const error = refuse({ TRUST_PROXY: value });
+        assert.equal(error.problems.length, 1, `${value}: ${error.message}`);
+        assert.match(error.problems[0]!, /^TRUST_PROXY must be/);
+      }
+    });
+  });
+
+  describe('PUBLIC_ORIGIN', () => {
+    it('is required in production, and joins ALLOWED_ORIGINS as the allowed origins', () => {
+      const error = refuse({ NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/users.json', JWT_SECRET: STRONG_SECRET });
+      assert.deepEqual(error.problems, ['PUBLIC_ORIGIN is required when NODE_ENV=production: the origin(s) browsers load the app from, such as https://app.example.com']);
+      const config = loadConfig({ ...PRODUCTION, PUBLIC_ORIGIN: 'https://app.example.com, https://www.example.com', ALLOWED_ORIGINS: 'https://admin.example.com,https://app.example.com' });
+      assert.deepEqual(config.auth.publicOrigins, ['https://app.example.com', 'https://www.example.com']);
+      assert.deepEqual(config.auth.allowedOrigins, ['https://app.example.com', 'https://www.example.com', 'https://admin.example.com']);
+    });
+
+    it('takes origins only, not URLs with paths', () => {
+      const error = refuse({ PUBLIC_ORIGIN: 'https://app.example.com/login' });
+      assert.deepEqual(error.problems, ['PUBLIC_ORIGIN entries must be origins such as https://app.example.com (got "https://app.example.com/login")']);
+    });
+  });
+
+  describe('ELASTICSEARCH_URL in production', () => {
+    it('refuses http:// without ELASTICSEARCH_ALLOW_HTTP=true, and accepts https:// or the opt-in', () => {
+      const error = refuse({ ...PRODUCTION, PUBLIC_ORIGIN: 'https://app.example.com', ELASTICSEARCH_URL: 'http://es.internal:9200' });
+      assert.equal(error.problems.length, 1, error.message);
+      assert.match(error.problems[0]!, /^ELASTICSEARCH_URL must be https:\/\/ when NODE_ENV=production; set ELASTICSEARCH_ALLOW_HTTP=true/);
+      assert.equal(loadConfig({ ...PRODUCTION, PUBLIC_ORIGIN: 'https://app.example.com', ELASTICSEARCH_URL: 'https://es.internal:9200' }).elasticsearch.allowHttp, false);
+      const optedIn = loadConfig({ ...PRODUCTION, PUBLIC_ORIGIN: 'https://app.example.com', ELASTICSEARCH_URL: 'http://es.internal:9200', ELASTICSEARCH_ALLOW_HTTP: 'true' });
+      assert.equal(optedIn.elasticsearch.allowHttp, true);
+      // Development keeps plain http (a local node) without the opt-in.
+      assert.equal(loadConfig({ ELASTICSEARCH_URL: 'http://127.0.0.1:9200' }).elasticsearch.url, 'http://127.0.0.1:9200');
+    });
+  });
+
   it('refuses zero, negative and unreadable durations', () => {
     for (const value of ['0', '-5m', '15 minutes', '1e3']) {
       const error = refuse({ ACCESS_TOKEN_TTL: value });
@@ -126,7 +173,7 @@ describe('loadConfig', () => {
 
   describe('secrets in production', () => {
     it('refuses production without JWT_SECRET or JWT_KEYS_FILE', () => {
-      const error = refuse({ NODE_ENV: 'production', AUTH_USERS_FILE: '/etc/users.json' });
+      const error = refuse({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://app.example.com', AUTH_USERS_FILE: '/etc/users.json' });
       assert.equal(error.problems.length, 1);
       assert.match(error.problems[0]!, /^JWT_SECRET or JWT_KEYS_FILE is required when NODE_ENV=production/);
     });
@@ -152,7 +199,7 @@ describe('loadConfig', () => {
 
     it('does not echo a weak secret even among other problems', () => {
       const secret = 'changeme-changeme-changeme-changeme';
-      const error = refuse({ NODE_ENV: 'production', JWT_SECRET: secret, PORT: '99999' });
+      const error = refuse({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://app.example.com', JWT_SECRET: secret, PORT: '99999' });
       assert.ok(error.problems.length >= 3, error.message);
       assert.ok(!allTextOf(error).includes(secret));
       assert.ok(!allTextOf(error).includes('changeme-'));
@@ -187,7 +234,7 @@ describe('loadConfig', () => {
     });
 
     it('refuses production without AUTH_USERS_FILE', () => {
-      const error = refuse({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET });
+      const error = refuse({ NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://app.example.com', JWT_SECRET: STRONG_SECRET });
       assert.deepEqual(error.problems, ['AUTH_USERS_FILE is required when NODE_ENV=production']);
     });
 

@@ -269,13 +269,44 @@ describe('request logger: source.ip and TRUST_PROXY', () => {
     assert.equal(only(direct.byRequestId('ip-direct')).source.ip, '127.0.0.1');
   });
 
-  it('uses the client end of X-Forwarded-For when the proxy is trusted', async () => {
+  it('uses the address the trusted proxy saw (one hop), never an entry the client wrote before it', async () => {
     await fetch(`${proxied.url}/api/ip`, { headers: { 'x-request-id': 'ip-1', 'x-forwarded-for': '203.0.113.9' } });
     assert.equal(only(proxied.byRequestId('ip-1')).source.ip, '203.0.113.9');
+    // The proxy appended 10.0.0.2 (the peer it saw); 198.51.100.20 is what the client sent, spoofable.
     await fetch(`${proxied.url}/api/ip`, { headers: { 'x-request-id': 'ip-2', 'x-forwarded-for': '198.51.100.20, 10.0.0.2' } });
-    assert.equal(only(proxied.byRequestId('ip-2')).source.ip, '198.51.100.20');
+    assert.equal(only(proxied.byRequestId('ip-2')).source.ip, '10.0.0.2');
     await fetch(`${proxied.url}/api/ip`, { headers: { 'x-request-id': 'ip-3' } });
     assert.equal(only(proxied.byRequestId('ip-3')).source.ip, '127.0.0.1');
+  });
+});
+
+describe('request logger: the whole document is redacted, message included', () => {
+  it('never writes a token from the path, in url.path or in message, to stdout or to the sink', async () => {
+    const lines: string[] = [];
+    const docs: EcsDocument[] = [];
+    const logger = createLogger({ name: 'redact-test', level: 'info', stdout: { write: (text: string) => lines.push(text) }, sinks: [{ write: (doc) => docs.push(doc) }] });
+    const keyRing = createKeyRing([{ kid: 'k1', alg: 'HS256', secret: randomBytes(32) }]);
+    const { app, kit } = createApp({ logger, session: { keyRing, users: createMemoryUserDirectory(await testUsers()), passwordParams: TEST_SCRYPT } });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    try {
+      const jwt = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.${randomBytes(32).toString('base64url')}`;
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await fetch(`${url}/api/${jwt}`, { headers: { 'x-request-id': 'jwt-in-path' } });
+      const record = docs.find((d) => (d.http as { request?: { id?: string } } | undefined)?.request?.id === 'jwt-in-path');
+      assert.ok(record, 'the access record');
+      assert.equal(record.message, 'GET /api/[REDACTED:jwt] 404');
+      assert.equal((record.url as { path: string }).path, '/api/[REDACTED:jwt]');
+      const line = lines.find((text) => text.includes('jwt-in-path'));
+      assert.ok(line, 'the stdout line');
+      assert.ok(!line.includes(jwt.split('.')[2]!), line);
+      assert.equal((JSON.parse(line) as { message: string }).message, 'GET /api/[REDACTED:jwt] 404');
+      for (const doc of docs) assert.ok(!JSON.stringify(doc).includes(jwt.split('.')[2]!), 'no document holds the token');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await kit.close();
+    }
   });
 });
 

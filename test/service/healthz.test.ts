@@ -14,7 +14,7 @@ import { dropPrefix, freePort, sharedElasticsearch, uniquePrefix } from '../supp
 import { TestClient } from '../support/http-server.js';
 import { removeSpool } from '../support/secret-ledger.js';
 
-const [DEMO] = DEV_USERS;
+const [DEMO, ADMIN] = DEV_USERS;
 
 interface Health {
   status: 'ok' | 'degraded';
@@ -34,9 +34,27 @@ function environment(extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-async function health(url: string): Promise<{ status: number; headers: Headers; body: Health }> {
-  const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-  return { status: res.status, headers: res.headers, body: await res.json() as Health };
+/** The development administrator's session: the health details are for that role only. */
+const admins = new Map<string, TestClient>();
+async function adminOf(url: string): Promise<TestClient> {
+  let admin = admins.get(url);
+  if (!admin) {
+    admin = new TestClient(url);
+    const res = await admin.login(ADMIN.name, ADMIN.password);
+    assert.equal(res.status, 200);
+    admins.set(url, admin);
+  }
+  return admin;
+}
+
+/** GET /healthz as the administrator (the details), or signed out (`{ status }` only) with `publicly`. */
+async function health(url: string, publicly = false): Promise<{ status: number; headers: Headers; body: Health }> {
+  if (publicly) {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, headers: res.headers, body: await res.json() as Health };
+  }
+  const res = await (await adminOf(url)).request('GET', '/healthz');
+  return { status: res.status, headers: res.headers, body: res.body as Health };
 }
 
 /** Polls /healthz until `done` holds or `ms` pass; returns the last answer. */
@@ -121,7 +139,19 @@ describe('GET /healthz with Elasticsearch up', () => {
     assert.ok(access.count >= 3, `${access.count} access records`);
   });
 
+  it('tells the public the status only, and a signed-in user without the admin role no more', async () => {
+    const anonymous = await health(running.url, true);
+    assert.equal(anonymous.status, 200);
+    assert.equal(anonymous.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(anonymous.body, { status: 'ok' });
+    const user = new TestClient(running.url);
+    assert.equal((await login(user)).status, 200);
+    assert.deepEqual((await user.request('GET', '/healthz')).body, { status: 'ok' });
+  });
+
   it('is not itself logged or shipped', async () => {
+    // What earlier tests logged (logins) is delivered first, so only /healthz requests happen in between.
+    await running.shipper!.flush(5000);
     const before = (await health(running.url)).body.shipper;
     for (let i = 0; i < 5; i += 1) await health(running.url);
     await running.shipper!.flush(5000);
@@ -174,6 +204,8 @@ describe('GET /healthz with Elasticsearch unreachable', () => {
     const res = await health(running.url);
     assert.equal(res.status, 200);
     assert.equal(res.body.status, 'degraded');
+    // The public answer says degraded and nothing about why (no addresses, no queue figures).
+    assert.deepEqual((await health(running.url, true)).body, { status: 'degraded' });
     const client = new TestClient(running.url);
     assert.equal((await login(client)).status, 200);
     for (const path of ['/auth/me', '/api/hello', '/auth/me']) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { SecurityEvent } from '../../src/events/security-event.js';
 import type { SessionKitOptions } from '../../src/session/session-kit.js';
@@ -234,21 +235,58 @@ describe('CSRF with allowedOrigins', () => {
   const FRONT = 'https://front.example';
   const h = useServer({ allowedOrigins: [FRONT] });
 
-  it('lets a listed origin through, and no other', async () => {
-    const c = await h.loggedIn();
+  it('lets a configured origin through, and no other: not even the listen address', async () => {
+    const c = h.client();
+    const login = await c.request('POST', '/auth/login', { json: { username: 'alice', password: PASSWORDS.alice }, headers: { origin: FRONT } });
+    assert.equal(login.status, 200);
     const res = await c.request('POST', '/api/notes', { ...note('from front'), headers: { origin: FRONT, 'sec-fetch-site': 'same-site' } });
     assert.equal(res.status, 201);
-    const login = await h.client().request('POST', '/auth/login', { json: { username: 'alice', password: PASSWORDS.alice }, headers: { origin: FRONT } });
-    assert.equal(login.status, 200);
-    // The listed origin still needs the session's token.
+    // The configured origin still needs the session's token.
     await h.refused(c, 'token_missing', 'POST', '/api/notes', { ...note(), csrf: false, headers: { origin: FRONT } });
     await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: 'https://other.example' } });
     await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: `${FRONT}.evil.example` } });
     await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: 'http://front.example' } });
-    // The server's own origin keeps working.
-    assert.equal((await c.request('POST', '/api/notes', note())).status, 201);
+    // Configured origins replace the development fallback: the listen address is refused.
+    await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: h.server.origin } });
+  });
+
+  it('never takes the allowed origin from Host or X-Forwarded-Host, which the client writes', async () => {
+    const c = h.client();
+    assert.equal((await c.request('POST', '/auth/login', { json: { username: 'alice', password: PASSWORDS.alice }, headers: { origin: FRONT } })).status, 200);
+    await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: 'https://evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+    const status = await rawPost(h.server.url, '/auth/login', { host: 'evil.example', origin: 'http://evil.example' });
+    assert.equal(status, 403, 'Origin equal to a forged Host is still cross-site');
   });
 });
+
+describe('CSRF without configured origins (development): the listen address', () => {
+  const h = useServer();
+
+  it('accepts the listen address and localhost on its port, whatever Host says, and nothing else', async () => {
+    const port = new URL(h.server.url).port;
+    const c = await h.loggedIn();
+    assert.equal((await c.request('POST', '/api/notes', { ...note(), headers: { origin: `http://localhost:${port}` } })).status, 201);
+    await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: `https://127.0.0.1:${port}` } });
+    await h.refused(c, 'origin_mismatch', 'POST', '/api/notes', { ...note(), headers: { origin: 'http://evil.example', 'x-forwarded-host': 'evil.example' } });
+    // A forged Host naming the attacker's origin: before, "Origin equals Host" let this through.
+    assert.equal(await rawPost(h.server.url, '/auth/login', { host: 'evil.example', origin: 'http://evil.example' }), 403);
+    assert.equal(await rawPost(h.server.url, '/auth/login', { host: `evil.example:${port}`, origin: `http://evil.example:${port}` }), 403);
+  });
+});
+
+/** A POST with headers fetch will not send (Host): the status only. */
+function rawPost(base: string, path: string, headers: Record<string, string>): Promise<number> {
+  const url = new URL(path, base);
+  const body = JSON.stringify({ username: 'alice', password: 'wrong password' });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('Bearer mode', () => {
   const h = useServer({ bearer: true });
@@ -312,7 +350,9 @@ describe('Bearer mode', () => {
     const mark = h.server.events.length;
     const res = await h.client().request('GET', '/api/hello', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 401);
-    assert.equal(h.since(mark, 'authn_token_invalid')[0]?.event.reason, 'revoked');
+    // A genuine token of a revoked session: OWASP's authn_token_reuse, not a mere invalid token.
+    assert.equal(h.since(mark, 'authn_token_reuse')[0]?.event.reason, 'revoked');
+    assert.deepEqual(h.since(mark, 'authn_token_invalid'), []);
   });
 
   it('still requires the CSRF token of cookie sessions', async () => {

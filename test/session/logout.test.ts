@@ -60,14 +60,15 @@ function useServer(): Harness {
       const hello = await secrets.cloneOf(server, saved).request('GET', '/api/hello');
       assert.equal(hello.status, 401, `${label}: /api/hello`);
       assert.equal(hello.body.error.code, 'token_invalid', `${label}: /api/hello code`);
-      const invalid = since(mark, 'authn_token_invalid');
+      // A genuine token of a revoked session is OWASP's authn_token_reuse (reason revoked).
+      const invalid = since(mark, 'authn_token_reuse');
       assert.equal(invalid[0]?.event.reason, 'revoked', `${label}: access reason`);
       assert.equal(invalid[0]?.sentinel?.token_type, 'access');
       mark = server.events.length;
       const refresh = await secrets.cloneOf(server, saved).request('POST', '/auth/refresh');
       assert.equal(refresh.status, 401, `${label}: /auth/refresh`);
       assert.equal(refresh.body.error.code, 'token_invalid', `${label}: /auth/refresh code`);
-      assert.equal(since(mark, 'authn_token_invalid')[0]?.event.reason, 'revoked', `${label}: refresh reason`);
+      assert.equal(since(mark, 'authn_token_reuse')[0]?.event.reason, 'revoked', `${label}: refresh reason`);
       assert.deepEqual(since(mark, 'session_renewed'), [], `${label}: no renewal`);
     },
   };

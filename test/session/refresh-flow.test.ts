@@ -106,10 +106,11 @@ describe('createRefreshFlow', () => {
     assert.deepEqual(refused(await refresh.refresh(present(presented), report)), { code: 'refresh_conflict', reason: 'grace', clear: false });
     mock.timers.tick(1);
     assert.deepEqual(refused(await refresh.refresh(present(presented), report)), { code: 'token_invalid', reason: 'reuse', clear: true });
-    assert.deepEqual(actions().slice(2), ['refresh_conflict:', 'authn_token_reuse:', 'authn_token_revoked:reuse']);
+    assert.deepEqual(actions().slice(2), ['refresh_conflict:', 'authn_token_reuse:rotated', 'authn_token_revoked:reuse']);
     // The family is gone for its current token too.
     const current = token(renewed[0]!.family.currentJti);
     assert.deepEqual(refused(await refresh.refresh(present(current), report)), { code: 'token_invalid', reason: 'revoked', clear: true });
+    assert.deepEqual(actions().slice(5), ['authn_token_reuse:revoked']);
   });
 
   it('ends a session left idle past refreshTtlMs, by the clock, and clears the cookies', async () => {

@@ -15,7 +15,7 @@ import type { SecurityEvent } from '../../src/events/security-event.js';
 import { generateKey } from '../../src/session/key-ring.js';
 import { createMemoryStore } from '../../src/session/store.js';
 import type { TokenClaims } from '../../src/session/tokens.js';
-import { PASSWORDS, startTestServer, type TestClient, type TestServer, type TestServerOptions } from '../support/http-server.js';
+import { PASSWORDS, startTestServer, TestClient, type TestServer, type TestServerOptions } from '../support/http-server.js';
 
 const ACCESS_COOKIE = '__Host-sentinel_at';
 const REFRESH_COOKIE = '__Secure-sentinel_rt';
@@ -40,6 +40,17 @@ function decodePart(token: string, index: 0 | 1): Json {
 }
 
 /** Signs `header.payload` by hand, so a test controls every byte: the header says what it likes, the key decides. */
+/** The order of P-256 (SEC 2 §2.4.2): (r, s) and (r, n - s) are both valid ECDSA signatures of one message. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** An ES256 JWS signature (r || s) with s in its low (s <= n/2) or high half; the other spelling of the same signature. */
+function withS(signature: Buffer, half: 'low' | 'high'): Buffer {
+  const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+  const isLow = s <= P256_N / 2n;
+  if (isLow === (half === 'low')) return signature;
+  return Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
+}
+
 function sign(alg: Alg, header: unknown, payload: unknown, key: KeyObject | Buffer | string): string {
   const input = `${encode(header)}.${encode(payload)}`;
   const data = Buffer.from(input);
@@ -52,7 +63,8 @@ function sign(alg: Alg, header: unknown, payload: unknown, key: KeyObject | Buff
       signature = cryptoSign('sha256', data, key as KeyObject);
       break;
     case 'ES256':
-      signature = cryptoSign('sha256', data, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' });
+      // The low-s form, as the server signs and requires (a random signature has a high s half the time).
+      signature = withS(cryptoSign('sha256', data, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' }), 'low');
       break;
     case 'EdDSA':
       signature = cryptoSign(null, data, key as KeyObject);
@@ -148,18 +160,21 @@ class Probe {
     assert.deepEqual(res.body, { error: { code, message: ERROR_CODES[code].message } });
     assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="koa-sentinel"');
     const events = this.server.events.slice(from);
-    assert.deepEqual(events.map((e) => [e.event.action, e.event.reason]), [['authn_token_invalid', reason]]);
+    // A genuine token of a revoked session is a dead credential coming back: OWASP's authn_token_reuse, an alarm.
+    const reuse = reason === 'revoked';
+    assert.deepEqual(events.map((e) => [e.event.action, e.event.reason]), [[reuse ? 'authn_token_reuse' : 'authn_token_invalid', reason]]);
     const event = events[0]!;
     assert.equal(event.event.outcome, 'failure');
-    assert.deepEqual(event.event.category, ['authentication']);
+    assert.deepEqual(event.event.category, reuse ? ['authentication', 'intrusion_detection'] : ['authentication']);
     assert.equal(event.http?.response?.status_code, 401);
     assert.equal(event.url?.path, path);
     assert.equal(event.sentinel?.token_type, tokenType);
-    assert.equal(event.user, undefined, 'a refused token names no user');
+    // A refused access token names no user; a revoked refresh family names its owner (the store knows it).
+    if (!(reuse && tokenType === 'refresh')) assert.equal(event.user, undefined, 'a refused token names no user');
     const record = this.server.records.find((r) => (r.event as { id?: string } | undefined)?.id === event.event.id);
     assert.ok(record, 'the event is logged');
     assert.equal((record.event as { reason?: string }).reason, reason);
-    assert.equal(record.level, 40, 'logged at warn');
+    assert.equal(record.level, reuse ? 50 : 40, reuse ? 'logged at error' : 'logged at warn');
     this.assertNothingLogged();
     return event;
   }
@@ -801,6 +816,21 @@ for (const alg of ['EdDSA', 'ES256'] as const) {
       await probe.rejects(probe.at(sign(alg, accessHeader(key.kid, alg), accessClaims(alice, { token_use: 'refresh' }), createPrivateKey(key.privateKey!))), 'wrong_type');
       await probe.rejects(probe.at(alice.refresh), 'wrong_type');
       if (alg === 'ES256') {
+        // The high-s twin of the server's own valid signature: the same signature mathematically, a second string
+        // for one token. Refused, so each token has one spelling (cache, reuse and revocation compare strings).
+        const issued = Buffer.from(signature, 'base64url');
+        assert.equal(withS(issued, 'low').equals(issued), true, 'the server signs low-s');
+        await probe.rejects(probe.at(`${header}.${payload}.${withS(issued, 'high').toString('base64url')}`), 'bad_signature');
+        const refreshParts = alice.refresh.split('.');
+        const refreshTwin = `${refreshParts[0]}.${refreshParts[1]}.${withS(Buffer.from(refreshParts[2]!, 'base64url'), 'high').toString('base64url')}`;
+        const mark = server.events.length;
+        const twinRefresh = await new TestClient(server.url).request('POST', '/auth/refresh', { headers: { cookie: `${REFRESH_COOKIE}=${refreshTwin}` } });
+        assert.equal(twinRefresh.status, 401);
+        // Refused for its signature, before the store: not judged as a (rotated) refresh token at all.
+        assert.deepEqual(server.events.slice(mark).map((e) => `${e.event.action}:${e.event.reason}`), ['authn_token_invalid:bad_signature']);
+        // And a hand-made high-s signature of fresh claims, valid ECDSA, is refused for the same reason.
+        const forged = sign(alg, accessHeader(key.kid, alg), accessClaims(alice), createPrivateKey(key.privateKey!)).split('.');
+        await probe.rejects(probe.at(`${forged[0]}.${forged[1]}.${withS(Buffer.from(forged[2]!, 'base64url'), 'high').toString('base64url')}`), 'bad_signature');
         // A DER-encoded ECDSA signature is not the JWS form (RFC 7518 §3.4: R || S, 64 bytes).
         const der = cryptoSign('sha256', Buffer.from(`${header}.${payload}`), createPrivateKey(key.privateKey!)).toString('base64url');
         await probe.rejects(probe.at(`${header}.${payload}.${der}`), 'bad_signature');
