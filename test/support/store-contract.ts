@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Context } from 'koa';
+import { createSessionActivity } from '../../src/session/session-activity.js';
 import type { SessionFamily, SessionStore } from '../../src/session/store.js';
 
 export const T0 = 1_700_000_000_000;
@@ -51,7 +53,14 @@ export interface StoreContractExtras<S extends SessionStore> {
   rotateFamily?: (fixture: () => StoreFixture<S>) => void;
   revokeUserAndIsSessionActive?: (fixture: () => StoreFixture<S>) => void;
   failureCounters?: (fixture: () => StoreFixture<S>) => void;
+  sessionsList?: (fixture: () => StoreFixture<S>) => void;
 }
+
+/** The parts of a request createSessionActivity reads. */
+const request = (ip: string, userAgent: string): Context => ({ ip, get: (name: string) => (name.toLowerCase() === 'user-agent' ? userAgent : '') }) as unknown as Context;
+const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+/** Lets the background writes of createSessionActivity reach the store. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
 /** `describe(name)` with the SessionStore contract cases, a fresh store from `setup` for each test. */
 export function describeStoreContract<S extends SessionStore>(name: string, setup: () => Promise<StoreFixture<S>>, extra: StoreContractExtras<S> = {}): void {
@@ -308,6 +317,127 @@ export function describeStoreContract<S extends SessionStore>(name: string, setu
       });
 
       extra.failureCounters?.(fixture);
+    });
+
+    describe('listFamilies, touchFamily and revokeAll (the sessions list)', () => {
+      const list = (store: SessionStore, t: number, userId = 'u_alice'): Promise<SessionFamily[]> => store.listFamilies(userId, { now: t, idleTtlMs: IDLE });
+      const ids = (families: SessionFamily[]): string[] => families.map((f) => f.id);
+
+      it('lists the user\'s live families oldest first, as stored, and no one else\'s', async () => {
+        const { store } = fixture();
+        await store.createFamily(family({ id: 'b', createdAt: T0 + 2_000, lastRotatedAt: T0 + 2_000 }));
+        await store.createFamily(family({ id: 'a', createdAt: T0 + 1_000, lastRotatedAt: T0 + 1_000 }));
+        // Same creation time: the id decides, so every store lists in the same order.
+        await store.createFamily(family({ id: 'c', createdAt: T0 + 1_000, lastRotatedAt: T0 + 1_000 }));
+        await store.createFamily(family({ id: 'bob-1', userId: 'u_bob', userName: 'bob' }));
+        const listed = await list(store, T0 + 3_000);
+        assert.deepEqual(ids(listed), ['a', 'c', 'b']);
+        assert.deepEqual(listed[0], family({ id: 'a', createdAt: T0 + 1_000, lastRotatedAt: T0 + 1_000 }));
+        assert.deepEqual(ids(await list(store, T0 + 3_000, 'u_bob')), ['bob-1']);
+        assert.deepEqual(await list(store, T0, 'u_nobody'), []);
+      });
+
+      it('leaves out revoked, idle, absolutely expired and user-revoked families', async () => {
+        const { store } = fixture();
+        await store.createFamily(family({ id: 'live' }));
+        await store.createFamily(family({ id: 'revoked' }));
+        await store.createFamily(family({ id: 'idle', lastRotatedAt: T0 - IDLE }));
+        await store.createFamily(family({ id: 'old', createdAt: T0 - ABSOLUTE, lastRotatedAt: T0, absoluteExpiresAt: T0 }));
+        await store.revokeFamily('revoked');
+        assert.deepEqual(ids(await list(store, T0)), ['live']);
+        // Idle and absolute limits are judged by the caller's time.
+        assert.deepEqual(ids(await list(store, T0 + IDLE)), []);
+        await store.revokeUser('u_alice', T0 / 1000);
+        assert.deepEqual(ids(await list(store, T0)), []);
+      });
+
+      it('touchFamily records last use, address and device; an older time or a revoked family changes nothing', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        await store.createFamily(family({ id: 'gone' }));
+        await store.touchFamily('fam-1', { at: T0 + 2_000, sourceIp: '203.0.113.7', device: 'Firefox 128 on Windows 10' });
+        let [listed] = await list(store, T0 + 3_000);
+        assert.deepEqual({ lastUsedAt: listed!.lastUsedAt, sourceIp: listed!.sourceIp, device: listed!.device }, { lastUsedAt: T0 + 2_000, sourceIp: '203.0.113.7', device: 'Firefox 128 on Windows 10' });
+        // A late write of an earlier use never moves "last used" back.
+        await store.touchFamily('fam-1', { at: T0 + 1_000, sourceIp: '198.51.100.1', device: 'Other' });
+        [listed] = await list(store, T0 + 3_000);
+        assert.deepEqual({ lastUsedAt: listed!.lastUsedAt, sourceIp: listed!.sourceIp, device: listed!.device }, { lastUsedAt: T0 + 2_000, sourceIp: '203.0.113.7', device: 'Firefox 128 on Windows 10' });
+        // Without address or device, those stay as they were.
+        await store.touchFamily('fam-1', { at: T0 + 2_500 });
+        [listed] = await list(store, T0 + 3_000);
+        assert.deepEqual({ lastUsedAt: listed!.lastUsedAt, sourceIp: listed!.sourceIp, device: listed!.device }, { lastUsedAt: T0 + 2_500, sourceIp: '203.0.113.7', device: 'Firefox 128 on Windows 10' });
+        // Unknown and revoked families are not written (nor brought back).
+        await store.touchFamily('nope', { at: T0 });
+        await store.revokeFamily('gone');
+        await store.touchFamily('gone', { at: T0 + 2_000, sourceIp: '203.0.113.8' });
+        assert.deepEqual(ids(await list(store, T0 + 3_000)), ['fam-1']);
+        assert.deepEqual((await store.rotateFamily('nope', 'jti-0', 'jti-1', at(T0))).status, 'missing');
+        // Touching is not using the refresh token: the idle limit still counts from the last rotation.
+        assert.deepEqual(ids(await list(store, T0 + IDLE)), []);
+      });
+
+      it('gets at most one write per session per interval from the session kit (createSessionActivity), whatever the request rate', async () => {
+        const { store } = fixture();
+        await store.createFamily(family());
+        let writes = 0;
+        const counted: Pick<SessionStore, 'touchFamily'> = {
+          touchFamily: (id, activity) => {
+            writes += 1;
+            return store.touchFamily(id, activity);
+          },
+        };
+        let t = T0;
+        const activity = createSessionActivity({ store: counted, intervalMs: MINUTE, now: () => t });
+        // 600 requests over 59.9 s: one write, the first; "last used" stays at its time.
+        for (let i = 0; i < 600; i += 1) {
+          t = T0 + i * 100;
+          activity.record(request(i === 0 ? '203.0.113.7' : '198.51.100.1', FIREFOX), 'fam-1');
+        }
+        await settle();
+        assert.equal(writes, 1);
+        let [listed] = await list(store, t);
+        assert.deepEqual({ lastUsedAt: listed!.lastUsedAt, sourceIp: listed!.sourceIp, device: listed!.device }, { lastUsedAt: T0, sourceIp: '203.0.113.7', device: 'Firefox 128 on Windows 10' });
+        // A minute after the write: the next request writes once more.
+        t = T0 + MINUTE;
+        activity.record(request('198.51.100.1', FIREFOX), 'fam-1');
+        activity.record(request('198.51.100.1', FIREFOX), 'fam-1');
+        await settle();
+        assert.equal(writes, 2);
+        [listed] = await list(store, t);
+        assert.deepEqual({ lastUsedAt: listed!.lastUsedAt, sourceIp: listed!.sourceIp }, { lastUsedAt: T0 + MINUTE, sourceIp: '198.51.100.1' });
+        // A login forces a write (address and device are new).
+        activity.record(request('192.0.2.1', FIREFOX), 'fam-1', true);
+        await settle();
+        assert.equal(writes, 3);
+      });
+
+      it('revokeAll ends every family created up to the cut-off, of every user, and none started later', async () => {
+        const { store } = fixture();
+        await store.createFamily(family({ id: 'a1' }));
+        await store.createFamily(family({ id: 'b1', userId: 'u_bob', userName: 'bob', createdAt: T0 + 1_000, lastRotatedAt: T0 + 1_000 }));
+        const iat = T0 / 1000;
+        // Asked once first, so a caching store proves revokeAll drops its cache.
+        assert.equal(await store.isSessionActive('a1', 'u_alice', iat), true);
+        await store.revokeAll(T0 + 1_000);
+        await store.createFamily(family({ id: 'a2', createdAt: T0 + 1_001, lastRotatedAt: T0 + 1_001 }));
+        assert.equal(await store.isSessionActive('a1', 'u_alice', iat), false);
+        assert.equal(await store.isSessionActive('b1', 'u_bob', iat + 1), false);
+        assert.equal(await store.isSessionActive('a2', 'u_alice', iat + 1), true);
+        assert.deepEqual(ids(await list(store, T0 + 2_000)), ['a2']);
+        assert.deepEqual(await list(store, T0 + 2_000, 'u_bob'), []);
+        assert.equal((await store.rotateFamily('a1', 'jti-0', 'jti-1', at(T0 + 2_000))).status, 'revoked');
+        assert.equal((await store.rotateFamily('b1', 'jti-0', 'jti-1', at(T0 + 2_000))).status, 'revoked');
+        assert.equal((await store.rotateFamily('a2', 'jti-0', 'jti-1', at(T0 + 2_000))).status, 'rotated');
+        // The cut-off never moves back: an older one revives nothing and ends nothing newer.
+        await store.revokeAll(T0);
+        assert.equal(await store.isSessionActive('a1', 'u_alice', iat), false);
+        assert.equal(await store.isSessionActive('a2', 'u_alice', iat + 1), true);
+        // Ended sessions are not touched back to life.
+        await store.touchFamily('a1', { at: T0 + 3_000 });
+        assert.deepEqual(ids(await list(store, T0 + 3_000)), ['a2']);
+      });
+
+      extra.sessionsList?.(fixture);
     });
   });
 }
