@@ -59,7 +59,7 @@ describe('koa-sentinel CLI', () => {
       assert.equal(carol!.name, 'carol');
       assert.deepEqual(carol!.roles, ['admin', 'user']);
       assert.equal(carol!.disabled, false);
-      assert.match(carol!.passwordHash, /^\$scrypt\$ln=15,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+      assert.match(carol!.passwordHash, /^\$scrypt\$ln=17,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
       const parsed = parsePasswordHash(carol!.passwordHash);
       assert.ok(parsed);
       assert.equal(await verifyPassword(CAROL_PASSWORD, parsed), true);
@@ -203,7 +203,7 @@ describe('koa-sentinel CLI', () => {
       const secret = randomBytes(48).toString('base64');
       const child = startCli(['serve'], {
         NODE_ENV: 'production', JWT_SECRET: secret, PORT: String(port), HOST: '127.0.0.1', AUTH_USERS_FILE: usersFile,
-        SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'info',
+        SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'info', PUBLIC_ORIGIN: `http://127.0.0.1:${port}`,
       });
       child.stdin.end();
       let stdout = '';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
+import { freePort } from '../support/elasticsearch.js';
 import { PASSWORDS, startTestServer, type TestServer } from '../support/http-server.js';
 
 /**
@@ -91,7 +92,10 @@ describe('browser client in headless Chromium', { timeout: 120_000 }, () => {
       throw new Error(`The browser test needs Debian's Chromium at ${CHROMIUM}, which is missing: run apt-get install chromium. (playwright-core never downloads a browser here.)`);
     }
     mkdirSync(SHOTS, { recursive: true });
-    server = await startTestServer();
+    // The plain-http test below reaches this server as sentinel.test: an origin configured in advance, as operators
+    // configure PUBLIC_ORIGIN (origins never come from the request's Host).
+    const port = await freePort();
+    server = await startTestServer({ port, session: { allowedOrigins: [`http://127.0.0.1:${port}`, `http://sentinel.test:${port}`] } });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
     context.setDefaultTimeout(10_000);
@@ -348,9 +352,9 @@ describe('browser client in headless Chromium', { timeout: 120_000 }, () => {
       await tab.fill('#username', 'alice');
       await tab.fill('#password', PASSWORDS.alice);
       const [response] = await Promise.all([tab.waitForResponse(`${url}/auth/login`), tab.click('#login-form button[type=submit]')]);
-      // The server did its part (200 and three Set-Cookie headers) ...
+      // The server did its part (200 and four Set-Cookie headers: access, refresh, CSRF, device) ...
       assert.equal(response.status(), 200);
-      assert.equal((await response.headersArray()).filter((h) => h.name.toLowerCase() === 'set-cookie').length, 3);
+      assert.equal((await response.headersArray()).filter((h) => h.name.toLowerCase() === 'set-cookie').length, 4);
       // ... and the browser kept none of them.
       assert.deepEqual(await tab.context().cookies(), []);
       await tab.locator('#notice.error').waitFor();

@@ -57,6 +57,8 @@ export interface TestServerOptions {
   keys?: KeyInput[];
   activeKid?: string;
   trustProxy?: boolean;
+  /** Listen on this port (default: any free one), for tests that must name their own origin in advance. */
+  port?: number;
 }
 
 /** Starts the reference app in-process on an ephemeral port, with a known HS256 secret and the test users. */
@@ -79,7 +81,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     onEvent: (event) => events.push(event),
     session: { keyRing, users: createMemoryUserDirectory(await testUsers()), passwordParams: TEST_SCRYPT, ...options.session },
   });
-  const server = app.listen(0, '127.0.0.1');
+  const server = app.listen(options.port ?? 0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
