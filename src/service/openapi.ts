@@ -137,7 +137,7 @@ const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'get', path: '/healthz', summary: 'Liveness and the state of the event pipeline', tag: 'operations', access: 'public',
-    success: { 200: { description: 'Always 200 while the process serves; `degraded` asks operators to look.', headers: header('Cache-Control', true), content: json(ref('Health')) } },
+    success: { 200: { description: 'Always 200 while the process serves; `degraded` asks operators to look. Only `status` for the public; `sessionStore`, `shipper` and the rest for a session with the admin role.', headers: header('Cache-Control', true), content: json(ref('Health')) } },
   },
   {
     method: 'get', path: OPENAPI_PATH, summary: 'This document', tag: 'operations', access: 'public',
@@ -357,7 +357,7 @@ const SCHEMAS = {
     properties: { note: { type: 'object', required: ['text', 'author'], additionalProperties: false, properties: { text: { type: 'string' }, author: { type: 'string' } } } },
   },
   Health: {
-    type: 'object', required: ['status', 'sessionStore'],
+    type: 'object', required: ['status'],
     properties: {
       status: { type: 'string', enum: ['ok', 'degraded'] },
       sessionStore: { type: 'object', required: ['store'], properties: { store: { type: 'string', enum: ['memory', 'redis'] }, connected: { type: 'boolean' } } },

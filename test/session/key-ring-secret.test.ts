@@ -133,7 +133,7 @@ describe('JWT_SECRET and an application\'s own key ring agree', () => {
       await addUserToFile(usersFile, 'erin', password, { roles: ['user'], scrypt: CHEAP_SCRYPT });
       const port = await freePort();
       const child = startCli(['serve'], {
-        NODE_ENV: 'production', JWT_SECRET: secret, AUTH_USERS_FILE: usersFile, PORT: String(port), HOST: '127.0.0.1',
+        NODE_ENV: 'production', PUBLIC_ORIGIN: `http://127.0.0.1:${port}`, JWT_SECRET: secret, AUTH_USERS_FILE: usersFile, PORT: String(port), HOST: '127.0.0.1',
         SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'warn',
       });
       child.stdin.end();
