@@ -18,7 +18,8 @@ import type { UserDirectory, UserRecord } from './users.js';
 
 export interface CredentialCheckOptions {
   users: Pick<UserDirectory, 'find' | 'peek'>;
-  fingerprint: (user: UserRecord) => string;
+  /** Whether `fingerprint` (a token's `cfp` claim) is this user's current one, under any key the kit accepts. */
+  accepts: (user: UserRecord, fingerprint: string) => boolean;
   activity: SessionActivity;
 }
 
@@ -30,10 +31,10 @@ export interface CredentialCheck {
 }
 
 export function createCredentialCheck(options: CredentialCheckOptions): CredentialCheck {
-  const { users, fingerprint, activity } = options;
+  const { users, accepts, activity } = options;
 
   const current = (claims: TokenClaims, user: UserRecord | undefined): boolean =>
-    user !== undefined && !user.disabled && user.id === claims.sub && claims.cfp !== undefined && fingerprint(user) === claims.cfp;
+    user !== undefined && !user.disabled && user.id === claims.sub && claims.cfp !== undefined && accepts(user, claims.cfp);
 
   function matches(claims: TokenClaims, user: UserRecord | undefined): boolean {
     if (current(claims, user)) return true;

@@ -194,11 +194,12 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
   const throttle = createLoginThrottle({ store, policies: o.throttle, now });
   const devices = createDeviceCookies({ secrets: signKeys.map((key) => deriveSecret(key, 'device')), name: o.deviceCookie?.name, ttlMs: o.deviceCookie?.ttlMs, now });
 
-  // Keyed from the session-reference key (a keyed derivation of a fixed label), so it is stable across key
-  // rotations for the same reason as the references: a rotation must not end sessions.
-  const fingerprint = createCredentialFingerprint(Buffer.from(sessionRef('\u0000credential-fingerprint')));
+  // Issued under the active key and accepted under every key that can sign, like the CSRF tokens: a rotation must
+  // not end sessions, neither when the new key becomes active nor when the old one leaves the ring.
+  const fingerprints = signKeys.map((key) => createCredentialFingerprint(deriveSecret(key, 'credential-fingerprint')));
+  const fingerprint = fingerprints[0]!;
   const activity = createSessionActivity({ store, intervalMs: o.activityIntervalMs, now });
-  const credentials = createCredentialCheck({ users: o.users, fingerprint, activity });
+  const credentials = createCredentialCheck({ users: o.users, accepts: (user, cfp) => fingerprints.some((of) => of(user) === cfp), activity });
   const authenticate = credentials.wrap(createAuthenticate({ tokens, store, accessCookieName: cookies.specs.access.name, bearer: o.bearer }));
   const csrf = createCsrfGuard({ csrfTokens, allowedOrigins: o.allowedOrigins, emit });
   const { requireAuth, requireRole } = createAccessControl({ emit });
