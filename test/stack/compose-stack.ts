@@ -301,7 +301,7 @@ describe('the Docker stack (docker/compose.yaml with the CI override)', () => {
     await docker(engine, ['kill', '--signal', 'KILL', container('elasticsearch')]);
     const killedAt = Date.now();
     await sleep(8_000);
-    const degraded = (await (await fetch(`${appUrl}/healthz`)).json()) as { shipper: { queueDepth: number } };
+    const degraded = (await (await fetch(`${appUrl}/healthz`)).json()) as { status?: string; shipper?: { queueDepth?: number } };
     await docker(engine, ['start', container('elasticsearch')]);
     await waitFor('Elasticsearch healthy again', async () => (await health('elasticsearch')) === 'healthy', 180_000);
     figures.esDownS = seconds(killedAt);
@@ -313,7 +313,7 @@ describe('the Docker stack (docker/compose.yaml with the CI override)', () => {
       const c = await countBy('access', [byAgent(agent), { term: { 'url.path': '/api/hello' } }]);
       return c.total >= counts.ok && c;
     }, 180_000);
-    Object.assign(figures, { esKillRequests: counts.ok, esKillQueuedWhileDown: degraded.shipper.queueDepth, esKillAccessRecords: arrived.total, esKillDuplicates: arrived.duplicates });
+    Object.assign(figures, { esKillRequests: counts.ok, esKillHealthWhileDown: degraded.status ?? '', esKillQueuedWhileDown: degraded.shipper?.queueDepth ?? 'not shown', esKillAccessRecords: arrived.total, esKillDuplicates: arrived.duplicates });
     assert.equal(arrived.total, counts.ok, 'exactly one access record per answered request');
     assert.equal(arrived.duplicates, 0);
   });
@@ -335,10 +335,14 @@ describe('the Docker stack (docker/compose.yaml with the CI override)', () => {
     figures.appDownS = seconds(killedAt);
     const logs = await docker(engine, ['logs', '--since', `${Math.ceil((Date.now() - killedAt) / 1000) + 5}s`, container('app')]);
     assert.match(logs, /documents left by an earlier run/, 'the restarted app replays its spool');
-    const arrived = await waitFor('every login event', async () => {
-      const c = await countBy('events', [byAgent(agent), byAction('authn_login_success')]);
-      return c.total >= counts.ok && c;
-    }, 180_000);
+    let seen = { total: 0, duplicates: 0 };
+    const arrived = await waitFor(`every login event (${counts.ok} answered, ${counts.attempted} attempted)`, async () => {
+      seen = await countBy('events', [byAgent(agent), byAction('authn_login_success')]);
+      return seen.total >= counts.ok && seen;
+    }, 180_000).catch((error: Error) => {
+      Object.assign(figures, { appKillAnswered: counts.ok, appKillAttempted: counts.attempted, appKillEvents: seen.total, appKillDuplicates: seen.duplicates });
+      throw new Error(`${error.message}: ${JSON.stringify(seen)} in Elasticsearch`);
+    });
     Object.assign(figures, { appKillAnswered: counts.ok, appKillAttempted: counts.attempted, appKillEvents: arrived.total, appKillDuplicates: arrived.duplicates });
     assert.ok(counts.ok > 10, JSON.stringify(counts));
     // Every answered login is there; a login the app logged but could not answer before it died may be too.
