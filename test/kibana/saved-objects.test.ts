@@ -111,8 +111,34 @@ describe('kibana/koa-sentinel.ndjson: the file', () => {
   });
 });
 
+/**
+ * Whether an object's attributes use the reference named `name`, the way Kibana resolves it on import: a saved
+ * search's indexRefName, a Lens layer (`indexpattern-datasource-layer-<layer id>`), a dashboard panel
+ * (`<panelIndex>:panel_<panelIndex>`, the panel's panelRefName) or a dashboard control (`controlGroup_<id>:...`).
+ */
+function referenceUsed(o: SavedObjectLine, name: string): boolean {
+  const attributes = o.attributes as Record<string, unknown>;
+  if (o.type === 'search') return (searchSource(o) as { indexRefName?: string }).indexRefName === name;
+  if (o.type === 'lens') {
+    const layer = /^indexpattern-datasource-layer-(.+)$/.exec(name)?.[1];
+    const states = (attributes.state as { datasourceStates?: Record<string, { layers?: Record<string, unknown> }> }).datasourceStates ?? {};
+    return layer !== undefined && Object.values(states).some((state) => Object.hasOwn(state.layers ?? {}, layer));
+  }
+  if (o.type === 'dashboard') {
+    const control = /^controlGroup_(.+):/.exec(name)?.[1];
+    if (control !== undefined) {
+      const controls = JSON.parse((attributes.controlGroupInput as { panelsJSON: string }).panelsJSON) as Record<string, unknown>;
+      return Object.hasOwn(controls, control);
+    }
+    const panels = JSON.parse(attributes.panelsJSON as string) as Array<{ panelIndex: string; panelRefName?: string }>;
+    return panels.some((panel) => name === `${panel.panelIndex}:${panel.panelRefName}`);
+  }
+  return false;
+}
+
 describe('kibana/koa-sentinel.ndjson: references', () => {
   it('every reference resolves to an object of the right type in the file, and every one is used', () => {
+    let checked = 0;
     for (const o of objects) {
       const names = o.references.map((r) => r.name);
       assert.equal(new Set(names).size, names.length, `${o.id}: reference names are unique`);
@@ -120,8 +146,17 @@ describe('kibana/koa-sentinel.ndjson: references', () => {
         const target = objects.find((t) => t.id === r.id);
         assert.ok(target, `${o.id}: reference ${r.name} -> ${r.type} ${r.id} is not in the file`);
         assert.equal(target.type, r.type, `${o.id}: reference ${r.name} has type ${r.type}, the object is a ${target.type}`);
+        assert.ok(referenceUsed(o, r.name), `${o.id}: reference ${r.name} is not used by its object's attributes`);
+        checked += 1;
       }
     }
+    assert.ok(checked > 0);
+  });
+
+  it('every data view, saved search and visualization is used by some other object', () => {
+    const referenced = new Set(objects.flatMap((o) => o.references.map((r) => r.id)));
+    const unused = objects.filter((o) => o.type !== 'dashboard' && !referenced.has(o.id)).map((o) => `${o.type} ${o.id}`);
+    assert.deepEqual(unused, []);
   });
 
   it('never names another object\'s id inside attributes: only references[] are remapped on import', () => {

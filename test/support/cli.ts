@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { archiveText, recordSecret } from './secret-ledger.js';
+import { archiveText, recordSecret, type SecretKind } from './secret-ledger.js';
 
 /** The project root: the CLI runs from there. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,8 +30,32 @@ export interface RunCliOptions {
   timeoutMs?: number;
 }
 
+/** Which variables given to the CLI hold a secret, and what kind, for the secrets ledger. */
+const SECRET_VARIABLES: Array<[RegExp, SecretKind]> = [
+  [/API_KEY$/, 'api key'],
+  [/^(ELASTICSEARCH|ES|KIBANA)_PASSWORD$|^SENTINEL_\w+_PASSWORD$/, 'elasticsearch credential'],
+  [/PASSWORD$/, 'password'],
+  [/^JWT_SECRET|SECRET$/, 'signing secret'],
+];
+
+/** Records the secrets a test hands the CLI (variables, a Redis URL's password), for the final secrets scan. */
+function recordSecretsIn(env: Record<string, string>): void {
+  for (const [name, value] of Object.entries(env)) {
+    const kind = SECRET_VARIABLES.find(([pattern]) => pattern.test(name))?.[1];
+    if (kind) recordSecret(kind, value);
+    if (/^REDIS_URL$/.test(name)) {
+      try {
+        recordSecret('redis credential', decodeURIComponent(new URL(value).password));
+      } catch {
+        // not a URL: the CLI refuses it
+      }
+    }
+  }
+}
+
 /** Only what the CLI needs from the environment, plus `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  recordSecretsIn(extra);
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '' };
   if (process.env.HOME) env.HOME = process.env.HOME;
   if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
@@ -78,6 +102,8 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   const timeoutMs = options.timeoutMs ?? SPAWN_TIMEOUT_MS;
   const started = Date.now();
   const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cliEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  // `users add` reads the password from stdin.
+  if (args[0] === 'users') for (const line of (options.input ?? '').split('\n')) recordSecret('password', line.trim());
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
