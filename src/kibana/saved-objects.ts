@@ -87,7 +87,7 @@ const FAILED_LOGIN = actions('authn_login_fail', 'excess_rate_limit_exceeded');
 export const QUERIES = {
   failedLogins: FAILED_LOGIN,
   // The same reasons as the token_tampering rule: forged or altered tokens, not expired or revoked ones.
-  tokenAbuse: `event.action: authn_token_reuse or (event.action: authn_token_invalid and ${anyOf('event.reason', TAMPERING_REASONS)})`,
+  tokenAbuse: `(event.action: authn_token_reuse and not event.reason: revoked) or (event.action: authn_token_invalid and ${anyOf('event.reason', TAMPERING_REASONS)})`,
   authzFailures: actions('authz_fail'),
   csrfRefusals: actions('malicious_csrf'),
   alerts: 'event.kind: alert',

@@ -21,9 +21,10 @@ export function isSecretKey(key: string): boolean {
   }
   return known;
 }
-const MARKER = /bearer|basic/i;
-const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const MARKER = /bearer|basic|apikey/i;
+// Dots may arrive percent-encoded (a token copied from a URL).
+const JWT = /eyJ[A-Za-z0-9_-]{4,}(?:\.|%2[Ee])[A-Za-z0-9_-]{4,}(?:\.|%2[Ee])[A-Za-z0-9_-]*/g;
+const CREDENTIAL = /\b(Bearer|Basic|ApiKey)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 const MAX_DEPTH = 12;
 
 /** A redacted copy of `value`; the input is never modified. */

@@ -36,7 +36,7 @@ const TAMPER_IP = '192.0.2.66';
 /** The promise each saved search's title makes, written from the catalogue, not from the query. */
 const PROMISES: Record<string, (e: SecurityEvent) => boolean> = {
   [IDS.failedLogins]: (e) => FAILED_LOGIN.has(e.event.action),
-  [IDS.tokenAbuse]: (e) => e.event.action === 'authn_token_reuse' || (e.event.action === 'authn_token_invalid' && (TAMPERING_REASONS as readonly string[]).includes(e.event.reason ?? '')),
+  [IDS.tokenAbuse]: (e) => (e.event.action === 'authn_token_reuse' && e.event.reason !== 'revoked') || (e.event.action === 'authn_token_invalid' && (TAMPERING_REASONS as readonly string[]).includes(e.event.reason ?? '')),
   [IDS.authzFailures]: (e) => e.event.action === 'authz_fail',
   [IDS.csrfRefusals]: (e) => e.event.action === 'malicious_csrf',
 };

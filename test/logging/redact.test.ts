@@ -169,3 +169,20 @@ describe('redact: safety', () => {
     assert.ok(!text.includes('s'.repeat(16)), text);
   });
 });
+
+describe('redact: credentials in other spellings', () => {
+  it('redacts an Elasticsearch ApiKey authorization value inside any string', () => {
+    const key = randomBytes(30).toString('base64');
+    const out = redactString(`request failed with Authorization: ApiKey ${key} (401)`);
+    assert.ok(!out.includes(key), out);
+    assert.match(out, /ApiKey \[REDACTED\]/);
+  });
+
+  it('redacts a JWT whose dots were percent-encoded (a token copied out of a URL)', () => {
+    const token = jwt.sign({ sub: 'alice' }, randomBytes(32), { algorithm: 'HS256' });
+    const encoded = token.replaceAll('.', '%2E');
+    const out = redactString(`GET /callback?token=${encoded}`);
+    assert.ok(!out.includes(encoded.split('%2E')[2]!), out);
+    assert.match(out, /\[REDACTED:jwt\]/);
+  });
+});

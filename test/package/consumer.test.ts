@@ -16,12 +16,13 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@elastic/elasticsearch';
 import { freePort, sharedElasticsearch } from '../support/elasticsearch.js';
 import { TestClient } from '../support/http-server.js';
+import { archiveDocuments, recordSecret } from '../support/secret-ledger.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
 const installed = (name: string): string => (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 const ALICE = 'correct horse battery staple';
-const ADMIN = 'admin passphrase 42!';
+const ADMIN = 'violet tractor ember quay 1987';
 
 let work: string;
 let app: string;
@@ -120,20 +121,25 @@ describe('examples/full-stack.ts as a running app', () => {
     // A 9.x client sends compatible-with=9, which an 8.x server refuses: the app gets the client of the server's major.
     if (major >= 9) npm(['install', '--prefer-offline', `@elastic/elasticsearch@${installed('es9')}`], app);
     es = new Client({ node: esUrl });
+    recordSecret('password', ALICE);
+    recordSecret('password', ADMIN);
     // Users made with the installed CLI, as the README tells; passwords on stdin, never on the command line.
     const bin = join(app, 'node_modules', '.bin', 'koa-sentinel');
     execFileSync(bin, ['users', 'add', 'alice', '--file', 'users.json'], { cwd: app, input: `${ALICE}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
     execFileSync(bin, ['users', 'add', 'admin', '--role', 'user', '--role', 'admin', '--file', 'users.json'], { cwd: app, input: `${ADMIN}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
     // The same template names as every other suite use this prefix on the shared node: drop what a former run left.
+    await archiveDocuments(es, 'sentinel-*', 'consumer-start').catch(() => 0);
     await es.indices.delete({ index: 'sentinel-*', allow_no_indices: true, expand_wildcards: 'all' }).catch(() => undefined);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
+    const secret = randomBytes(48).toString('base64url');
+    recordSecret('signing secret', secret);
     const tsx = require.resolve('tsx');
     server = spawn(process.execPath, ['--import', tsx, join('examples', 'full-stack.ts')], {
       cwd: app,
       env: {
         PATH: process.env.PATH, PORT: String(port), ELASTICSEARCH_URL: esUrl, AUTH_USERS_FILE: 'users.json',
-        JWT_SECRET: randomBytes(48).toString('base64url'), SPOOL_DIR: spoolDir(), ANOMALY_CRON: '*/2 * * * * *',
+        JWT_SECRET: secret, SPOOL_DIR: spoolDir(), ANOMALY_CRON: '*/2 * * * * *',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -54,7 +54,9 @@ export const refreshTokenReuse: Rule<Params<'maxEvents'>> = {
     index: ctx.eventsIndex,
     body: {
       size: p.maxEvents,
-      query: { bool: { filter: [range(window), actions(['authn_token_reuse'])] } },
+      // Reason `revoked` is a browser still holding a session that ended elsewhere (logout, a password change): the
+      // everyday case, not theft. A rotated token coming back (or an event from before reasons existed) is.
+      query: { bool: { filter: [range(window), actions(['authn_token_reuse'])], must_not: [{ term: { 'event.reason': 'revoked' } }] } },
       sort: [{ '@timestamp': 'asc' }],
       _source: ['@timestamp', 'event.id', 'user.name', 'source.ip', 'user_agent.original', 'sentinel.session_id'],
     },
