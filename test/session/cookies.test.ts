@@ -113,7 +113,7 @@ describe('serializeCookie', () => {
   it('refuses a cookie over 4096 bytes, which browsers would silently drop (requirements, Cookies: "at most 4096 bytes")', () => {
     const fits = 'a'.repeat(4096 - NAME.length - 1);
     assert.doesNotThrow(() => serializeCookie(ACCESS, fits, 60));
-    // BUG: serializeCookie writes any length; the browser then drops the cookie and the session silently breaks.
+    // Browsers drop a cookie over 4096 bytes without a word: refusing it here keeps the session from breaking silently.
     assert.throws(() => serializeCookie(ACCESS, `${fits}a`, 60), /4096/);
   });
 

@@ -162,10 +162,8 @@ describe('POST /auth/logout', () => {
   });
 
   it('revokes the session server-side even when the access token has already expired', async () => {
-    // Expected to fail today: see the report. /auth/logout finds the session only through a *valid* access
-    // cookie (ctx.state.user); the refresh cookie is scoped to /auth/refresh and never reaches /auth/logout.
-    // With an expired access token (the usual case after a pause longer than accessTtlMs) nothing is revoked,
-    // and a copy of the refresh token keeps working until the idle timeout.
+    // After a pause longer than accessTtlMs the access token has expired and the refresh cookie (scoped to
+    // /auth/refresh) never reaches /auth/logout: logout must still find and revoke the session.
     const { c } = await h.loggedIn();
     const saved = secrets.cloneOf(h.server, c);
     h.fakeNow += ACCESS_TTL + 10_000;

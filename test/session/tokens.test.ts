@@ -152,7 +152,7 @@ describe('createTokenService: issue and verify', () => {
       assert.ok(error instanceof Error);
       return;
     }
-    // BUG: issue() signs a token of any size, and verify() then refuses it with reason "oversized".
+    // issue() must never sign a token that verify() would refuse as oversized.
     assert.doesNotThrow(() => tokens.verify(issued!, 'access'), `issued a ${issued.length}-character token`);
   });
 
@@ -518,8 +518,8 @@ describe('createKeyRing', () => {
   });
 
   it('refuses algorithm names that are Object.prototype members (constructor, toString, __proto__)', () => {
-    // BUG: key-ring.ts tests `alg in HMAC_MIN_BYTES`, which is true for inherited names; the length check then
-    // compares a number with a function and passes, so the ring holds a key no token can be signed with.
+    // `alg in table` is true for inherited names: the ring must look algorithms up as own properties only, or it
+    // would hold a key no token can be signed with.
     const accepted: string[] = [];
     for (const alg of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
       try {
