@@ -20,7 +20,7 @@ export { buildSecurityEvent, ECS_VERSION, type SecurityEvent, type SecurityEvent
 // Sessions
 export { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
 export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm, type GeneratedKey } from './session/key-ring.js';
-export { secretWeakness, HMAC_MIN_BYTES, BASE64URL_PREFIX } from './session/hmac-secret.js';
+export { secretWeakness, randomnessProblem, HMAC_MIN_BYTES, BASE64URL_PREFIX } from './session/hmac-secret.js';
 export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
 export { createMemoryStore, type SessionStore, type SessionFamily, type RotateResult, type SessionActivity, type ListFamiliesOptions } from './session/store.js';
 export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus, type StoreClock } from './session/redis-store.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../errors.js';
-import { secretWeakness } from '../session/hmac-secret.js';
+import { randomnessProblem, secretWeakness } from '../session/hmac-secret.js';
 import { createKeyRing } from '../session/key-ring.js';
 import { envValue } from './env-value.js';
 
@@ -45,7 +45,8 @@ export function readKeys(env: NodeJS.ProcessEnv, problems: string[]): KeysFromEn
     return NONE;
   }
   if (secret !== undefined) {
-    const weakness = secretWeakness(secret, 'HS256');
+    // Production also asks for random material: a sentence or "0123456789..." passes the length rules.
+    const weakness = secretWeakness(secret, 'HS256') ?? (env.NODE_ENV === 'production' ? randomnessProblem(secret) : undefined);
     if (weakness) problems.push(`JWT_SECRET ${weakness}; generate one with: openssl rand -base64 48`);
     // Returned even when weak: the problem above is the one to report, not a second "JWT_SECRET is required".
     return { keys: [{ kid: ENV_SECRET_KID, alg: 'HS256', secret }], activeKid: ENV_SECRET_KID };

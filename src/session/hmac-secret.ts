@@ -60,6 +60,36 @@ export function secretWeakness(secret: SecretInput, alg: HmacAlgorithm = 'HS256'
   return assess(secret, alg).problem?.reason;
 }
 
+/** Runs of consecutive characters ("0123456", "abcdef", "987654") that random key material practically never has. */
+const SEQUENCE_RUN = 6;
+
+/**
+ * Why a text secret does not look like random key material (ASVS 11.2.3), or undefined. Stricter than
+ * secretWeakness, for production configuration: a sentence, a pattern repeated, or a run of consecutive characters
+ * passes the length and distinct-character rules yet is guessable. Generated secrets (`openssl rand -base64 48`)
+ * pass; a 64-character base64 string has a 6-character run with a probability below one in a million.
+ */
+export function randomnessProblem(secret: string): string | undefined {
+  if ((secret.match(/\s/g) ?? []).length >= 2) return 'reads like words, not random key material';
+  for (let period = 1; period <= secret.length / 2; period += 1) {
+    if (secret.slice(period) === secret.slice(0, secret.length - period)) return 'repeats a pattern, not random key material';
+  }
+  let run = 1;
+  let direction = 0;
+  for (let i = 1; i < secret.length; i += 1) {
+    const step = secret.charCodeAt(i) - secret.charCodeAt(i - 1);
+    if ((step === 1 || step === -1) && (run === 1 || step === direction)) {
+      direction = step;
+      run += 1;
+      if (run >= SEQUENCE_RUN) return 'holds a run of consecutive characters, not random key material';
+    } else {
+      run = step === 1 || step === -1 ? 2 : 1;
+      direction = step;
+    }
+  }
+  return undefined;
+}
+
 /**
  * The key bytes of a secret, or a ConfigurationError naming `subject` (e.g. `Key "k1" (HS256)`) and the `secret`
  * option, with code config_secret_short, config_secret_weak or config_secret_encoding.

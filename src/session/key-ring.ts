@@ -55,6 +55,8 @@ export interface GeneratedKey extends KeyInput {
 /** What asymmetric key type each algorithm must have; ES256 also needs the P-256 curve. */
 const ASYMMETRIC_TYPE: Record<string, string> = { RS256: 'rsa', PS256: 'rsa', ES256: 'ec', EdDSA: 'ed25519' };
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
+/** RSA below 3072 bits falls short of 128-bit security (ASVS 11.2.3, NIST SP 800-57). */
+export const MIN_RSA_BITS = 3072;
 
 export function createKeyRing(inputs: readonly KeyInput[], activeKid?: string): KeyRing {
   if (inputs.length === 0) throw new ConfigurationError('The key ring needs at least one key.');
@@ -90,7 +92,7 @@ export function generateKey(alg: SigningAlgorithm, kid: string): GeneratedKey {
     ? generateKeyPairSync('ed25519')
     : alg === 'ES256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      : generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS });
   return {
     kid,
     alg,
@@ -129,8 +131,8 @@ function toRingKey(input: KeyInput): RingKey {
   if (alg === 'ES256' && verifyKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new ConfigurationError(`Key "${kid}" must be on the P-256 curve for ES256.`);
   }
-  if (expectedType === 'rsa' && (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
-    throw new ConfigurationError(`Key "${kid}" (${alg}) must be at least 2048 bits.`);
+  if (expectedType === 'rsa' && (verifyKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
+    throw new ConfigurationError(`Key "${kid}" (${alg}) must be at least ${MIN_RSA_BITS} bits.`);
   }
   return { kid, alg: alg as SigningAlgorithm, verifyKey, signKey };
 }

@@ -205,6 +205,22 @@ describe('loadConfig', () => {
       assert.ok(!allTextOf(error).includes('changeme-'));
     });
 
+    it('refuses, in production, secrets long and varied enough that still are not random material', () => {
+      const notRandom = {
+        sequence: '0123456789012345678901234567890123',
+        sentence: 'the quick brown fox jumps over the lazy dog, twice over',
+        pattern: 'Xy7#Qw2!Lm9$'.repeat(4),
+        run: `${randomBytes(24).toString('base64')}abcdefg`,
+      };
+      for (const [kind, secret] of Object.entries(notRandom)) {
+        const error = refuse({ ...PRODUCTION, JWT_SECRET: secret });
+        assert.match(error.message, /JWT_SECRET .*not random key material/, kind);
+        assert.ok(!allTextOf(error).includes(secret), `${kind}: the secret is not echoed`);
+        // Outside production the library's own rules apply (length, distinct characters, placeholders).
+        assert.doesNotThrow(() => loadConfig({ JWT_SECRET: secret }), kind);
+      }
+    });
+
     it('accepts a strong secret as one HS256 key', () => {
       assert.ok(Buffer.byteLength(STRONG_SECRET) >= HMAC_MIN_BYTES.HS256);
       assert.equal(secretWeakness(STRONG_SECRET), undefined);

@@ -481,13 +481,16 @@ describe('createKeyRing', () => {
     assert.ok(createKeyRing([{ kid: 'h', alg: 'HS512', secret: randomBytes(64) }]));
   });
 
-  it('requires RSA keys of at least 2048 bits', () => {
-    assertConfigError(() => createKeyRing([{ kid: 'r', alg: 'RS256', privateKey: pem(rsa1024.privateKey) }]), 'Key "r" (RS256) must be at least 2048 bits.');
-    assertConfigError(() => createKeyRing([{ kid: 'r', alg: 'PS256', privateKey: rsa1024.privateKey }]), 'Key "r" (PS256) must be at least 2048 bits.');
+  it('requires RSA keys of at least 3072 bits (128-bit security), and generates 3072-bit ones', () => {
+    assertConfigError(() => createKeyRing([{ kid: 'r', alg: 'RS256', privateKey: pem(rsa1024.privateKey) }]), 'Key "r" (RS256) must be at least 3072 bits.');
+    assertConfigError(() => createKeyRing([{ kid: 'r', alg: 'PS256', privateKey: rsa1024.privateKey }]), 'Key "r" (PS256) must be at least 3072 bits.');
+    const rsa2048bits = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    assertConfigError(() => createKeyRing([{ kid: 'r', alg: 'RS256', privateKey: rsa2048bits.privateKey }]), 'Key "r" (RS256) must be at least 3072 bits.');
     assertConfigError(
       () => createKeyRing([generateKey('HS256', 'h'), { kid: 'r', alg: 'RS256', publicKey: pem(rsa1024.publicKey) }]),
-      'Key "r" (RS256) must be at least 2048 bits.',
+      'Key "r" (RS256) must be at least 3072 bits.',
     );
+    assert.equal(createPublicKey(RSA_KEY.publicKey!).asymmetricKeyDetails?.modulusLength, 3072);
   });
 
   it('requires the key type the algorithm names (no HS/RS/EC confusion at configuration time)', () => {
