@@ -31,6 +31,7 @@ export {
   newSessionStamp, createCredentialFingerprint, type UserDirectory, type UserRecord, type FileUserDirectoryOptions,
 } from './session/users.js';
 export { createPasswordPolicy, describeRejection, PASSWORD_POLICY_DEFAULTS, type PasswordPolicy, type PasswordPolicyOptions, type PasswordRejection, type PasswordCheck } from './session/password-policy.js';
+export { createBreachedPasswordCheck, BREACHED_PASSWORD_DEFAULTS, type BreachedPasswordCheck, type BreachedPasswordCheckOptions } from './session/breached-passwords.js';
 export { deviceLabel } from './session/device-label.js';
 export type { SessionView } from './session/session-routes.js';
 export type { SessionUser, SentinelAuthState } from './session/types.js';

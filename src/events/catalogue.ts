@@ -112,7 +112,7 @@ export const EVENT_CATALOGUE = {
   authn_password_change_fail: {
     category: ['iam'], type: ['user', 'change'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
     description: 'A new password was refused by the password policy (ASVS 6.2); the password itself is never logged.',
-    reasons: ['too_short', 'too_long', 'guessable', 'unchanged'],
+    reasons: ['too_short', 'too_long', 'guessable', 'unchanged', 'breached'],
   },
   authz_fail: {
     category: ['iam'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',

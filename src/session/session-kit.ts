@@ -104,6 +104,11 @@ export interface SessionKitOptions {
   activityIntervalMs?: number;
   /** The rules for new passwords (POST /auth/password): a policy, or its options. Default createPasswordPolicy(). */
   passwordPolicy?: PasswordPolicy | PasswordPolicyOptions;
+  /**
+   * Refuse new passwords found in known breaches (ASVS 6.2.12), e.g. `createBreachedPasswordCheck()`. Off by
+   * default (it needs the network); when it cannot answer, the password is judged by the policy alone.
+   */
+  breachedPasswords?: (password: string) => Promise<boolean | undefined>;
   /** Prefix of the admin session routes (DELETE /admin/users/:name/sessions, POST /admin/sessions/revoke-all). */
   adminBasePath?: string;
   /** The role those routes require. Default 'admin'. */
@@ -208,7 +213,7 @@ export function createSessionKit(options: SessionKitOptions): SessionKit {
     maxSessionsPerUser: o.maxSessionsPerUser, fingerprint: (user) => (isUserRecord(user) ? fingerprint(user) : undefined),
   });
   const sessionRoutes = createSessionRoutes({
-    store, users: o.users, sessions, activity, policy, requireAuth, requireRole, emit, sessionRef,
+    store, users: o.users, sessions, activity, policy, breachedPasswords: o.breachedPasswords, requireAuth, requireRole, emit, sessionRef,
     idleTtlMs: o.refreshTtlMs, reauthWindowMs: o.reauthWindowMs, maxReauthFailures: o.maxReauthFailures,
     hashParams: o.passwordParams ?? DEFAULT_SCRYPT, contextWords: [o.issuer], adminBasePath: o.adminBasePath, adminRole: o.adminRole, now,
   });

@@ -33,6 +33,8 @@ export interface SessionRoutesOptions {
   sessions: Pick<SessionIssuer, 'start'>;
   activity: SessionActivity;
   policy: PasswordPolicy;
+  /** Optional breach check of new passwords; `undefined` from it (service unreachable) lets the policy decide. */
+  breachedPasswords?: (password: string) => Promise<boolean | undefined>;
   requireAuth: Middleware;
   requireRole(...roles: string[]): Middleware;
   emit: EmitEvent;
@@ -170,7 +172,10 @@ export function createSessionRoutes(options: SessionRoutesOptions): SessionRoute
         await verifyCurrentPassword(ctx, body.currentPassword, report);
         const refusal = newPassword === body.currentPassword
           ? { reason: 'unchanged', message: 'The new password must differ from the current one.' }
-          : refusalOf(policy.check(newPassword, [user.name, user.id, ...options.contextWords]).rejection);
+          : refusalOf(policy.check(newPassword, [user.name, user.id, ...options.contextWords]).rejection)
+            ?? (await options.breachedPasswords?.(newPassword) === true
+              ? { reason: 'breached', message: 'This password appears in known data breaches; choose another.' }
+              : undefined);
         if (refusal) {
           report('authn_password_change_fail', { reason: refusal.reason, http: { statusCode: 400 } });
           throw new SentinelError('password_rejected', refusal);
