@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,20 +8,11 @@ import { loadConfig } from '../../src/config/env.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { parsePasswordHash, verifyPassword } from '../../src/session/passwords.js';
 import type { UserRecord } from '../../src/session/users.js';
+import { freePort } from '../support/elasticsearch.js';
 import { runCli, SPAWN_TIMEOUT_MS, startCli } from '../support/cli.js';
 
 const CAROL_PASSWORD = 'carol correct horse 7';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function readUsers(file: string): UserRecord[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { users: UserRecord[] }).users;

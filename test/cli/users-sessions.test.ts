@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { freePort } from '../support/elasticsearch.js';
 import { runCli, SPAWN_TIMEOUT_MS, startCli } from '../support/cli.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 
@@ -26,16 +26,6 @@ const NEW_DAVE = 'marble cactus drifts over Lisbon 73';
 /** How long a file change may take to reach the server (it reloads on a file-system notice or within 1 s). */
 const FILE_BOUND_MS = 2_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
