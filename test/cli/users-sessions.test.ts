@@ -121,7 +121,7 @@ describe('koa-sentinel users passwd|disable|revoke-sessions against a running se
   });
 
   it('users passwd refuses a guessable password and changes nothing', async () => {
-    const result = await runCli(['users', 'passwd', 'dave', '--file', usersFile], { input: 'password\n' });
+    const result = await runCli(['users', 'passwd', 'dave', '--file', usersFile], { input: 'qwertyuiop\n' });
     assert.equal(result.code, 2, result.stdout);
     assert.equal((await login('dave', NEW_DAVE)).status, 200);
   });

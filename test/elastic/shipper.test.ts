@@ -246,7 +246,8 @@ const JWT_SECRET = randomBytes(36).toString('base64url'); // 48 random character
 
 async function usersFile(dir: string): Promise<string> {
   const file = join(dir, 'users.json');
-  await addUserToFile(file, 'carol', SHIPPER_TEST_PASSWORD, { roles: ['user'], scrypt: TEST_SCRYPT });
+  // An admin, so the test can read the shipper's figures on /healthz.
+  await addUserToFile(file, 'carol', SHIPPER_TEST_PASSWORD, { roles: ['user', 'admin'], scrypt: TEST_SCRYPT });
   return file;
 }
 
@@ -293,9 +294,23 @@ async function stopServer(server: ServerChild): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Session cookies of an admin per server: /healthz shows the shipper's figures to the admin role only. */
+const adminCookies = new Map<string, string>();
+
 async function health(url: string): Promise<ShipperStats> {
-  const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) });
-  const body = (await response.json()) as { shipper: ShipperStats };
+  let cookie = adminCookies.get(url);
+  if (!cookie) {
+    const login = await fetch(`${url}/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: url },
+      body: JSON.stringify({ username: 'carol', password: SHIPPER_TEST_PASSWORD }), signal: AbortSignal.timeout(10_000),
+    });
+    if (login.status !== 200) throw new Error(`carol's login for /healthz answered ${login.status}`);
+    cookie = login.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ');
+    adminCookies.set(url, cookie);
+  }
+  const response = await fetch(`${url}/healthz`, { headers: { cookie }, signal: AbortSignal.timeout(5_000) });
+  const body = (await response.json()) as { shipper?: ShipperStats };
+  if (!body.shipper) throw new Error(`/healthz gave no shipper figures to the admin: ${JSON.stringify(body)}`);
   return body.shipper;
 }
 
