@@ -230,9 +230,12 @@ function refusalOf(rejection: PasswordRejection | undefined): { reason: string; 
   return rejection ? { reason: rejection.code, message: describeRejection(rejection) } : undefined;
 }
 
+/** The JSON object sent, or {} when none was; any other JSON value (an array, null, a number) is a 400. */
 function bodyOf(ctx: Context): Record<string, unknown> {
   const body = (ctx.request as { body?: unknown }).body;
-  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  if (body === undefined) return {};
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) return body as Record<string, unknown>;
+  throw new SentinelError('invalid_request', { reason: 'body', message: 'The body must be a JSON object.' });
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
