@@ -316,7 +316,8 @@ async function health(url: string): Promise<ShipperStats> {
 
 /** Heap sizes (MB) right after each full mark-compact, from a `--trace-gc` log: what the process really retains. */
 function heapAfterMajorGcs(log: string): number[] {
-  return [...log.matchAll(/ms: Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)].map((m) => Number(m[1]));
+  // Newer V8 (Node 24+) names the incremental ones "Incremental Mark-Compact": they are major collections too.
+  return [...log.matchAll(/ms: (?:Incremental )?Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)].map((m) => Number(m[1]));
 }
 
 function rssKb(pid: number): number {
