@@ -1,4 +1,4 @@
-import { buildDailyReview, formatDailyReview, storeDailyReview, type DailyReview } from './anomaly/review.js';
+import { buildDailyReview, storeDailyReview, type DailyReview } from './anomaly/review.js';
 import type { AnomalyRunner, RunResult } from './anomaly/runner.js';
 import type { ElasticClient } from './elastic/client.js';
 import { createRetention, scheduleJob, type RetentionDays, type RetentionResult } from './elastic/retention.js';
@@ -73,5 +73,3 @@ export function scheduleRetention(options: RetentionJobOptions): ScheduledJob {
   const retention = createRetention({ client: options.client, indexPrefix: options.indexPrefix, days: options.days, now: options.now });
   return scheduleExclusive('retention', options.cron ?? JOB_DEFAULTS.retentionCron, retention, options);
 }
-
-export { formatDailyReview };
