@@ -31,9 +31,23 @@ export const BASE_PROPERTIES: Mapping = {
     dataset: keyword, module: keyword, severity: long, risk_score: { type: 'float' }, duration: long,
     created: date, start: date, end: date,
   }),
-  user: obj({ name: keyword, id: keyword, roles: keyword }),
-  source: obj({ ip: { type: 'ip' } }),
-  user_agent: obj({ original: keyword }),
+  user: obj({ name: keyword, id: keyword, roles: keyword, target: obj({ name: keyword, id: keyword }) }),
+  // Filled in by the enrichment hooks (docs/events.md#enrichment): geolocation and network of the client address.
+  source: obj({
+    ip: { type: 'ip' },
+    geo: obj({
+      continent_code: keyword, continent_name: keyword, country_iso_code: keyword, country_name: keyword,
+      region_iso_code: keyword, region_name: keyword, city_name: keyword, postal_code: keyword, timezone: keyword,
+      location: { type: 'geo_point' },
+    }),
+    as: obj({ number: long, organization: obj({ name: keyword }) }),
+  }),
+  user_agent: obj({
+    original: keyword, name: keyword, version: keyword,
+    os: obj({ name: keyword, version: keyword, full: keyword, family: keyword, type: keyword }),
+    device: obj({ name: keyword }),
+  }),
+  related: obj({ user: keyword, ip: { type: 'ip' } }),
   http: obj({
     version: keyword,
     request: obj({ id: keyword, method: keyword }),
@@ -55,11 +69,11 @@ export const BASE_PROPERTIES: Mapping = {
 
 /** Alerts add the rule, the ATT&CK technique and the evidence. */
 export const ALERT_PROPERTIES: Mapping = {
-  rule: obj({ id: keyword, name: keyword, description: { type: 'text' }, category: keyword, version: keyword }),
+  rule: obj({ id: keyword, name: keyword, description: { type: 'text' }, category: keyword, version: keyword, ruleset: keyword, reference: keyword }),
   threat: obj({
     framework: keyword,
-    technique: obj({ id: keyword, name: keyword }),
-    tactic: obj({ id: keyword, name: keyword }),
+    technique: obj({ id: keyword, name: keyword, reference: keyword, subtechnique: obj({ id: keyword, name: keyword, reference: keyword }) }),
+    tactic: obj({ id: keyword, name: keyword, reference: keyword }),
   }),
   sentinel: {
     type: 'object',
@@ -68,7 +82,7 @@ export const ALERT_PROPERTIES: Mapping = {
       alert: obj({
         entity: keyword, entity_type: keyword, window_start: date, window_end: date, count: long,
         distinct_users: long, distinct_sources: long, failure_ratio: { type: 'float' }, notified: { type: 'boolean' },
-        notified_at: date, first_seen: date, last_seen: date, users: keyword, sources: keyword,
+        notified_at: date, first_seen: date, last_seen: date, users: keyword, sources: keyword, severity: keyword,
       }),
     },
   },

@@ -17,7 +17,7 @@ export const tokenTampering: Rule<Params<'minEvents'>> = {
   name: 'Token tampering',
   description: 'Forged, altered or malformed tokens from one source (bad signature, algorithm, header or type).',
   severity: 'high',
-  technique: { id: 'T1550.001', name: 'Use Alternate Authentication Material: Application Access Token' },
+  technique: { id: 'T1550', name: 'Use Alternate Authentication Material', subtechnique: { id: 'T1550.001', name: 'Application Access Token' } },
   tactic: { id: 'TA0005', name: 'Defense Evasion' },
   defaults: { windowMs: 15 * MINUTE, minEvents: 3 },
   queries: (window, p, ctx) => [{

@@ -50,7 +50,11 @@ export interface Rule<P extends { windowMs: number } = { windowMs: number } & Re
   name: string;
   description: string;
   severity: Severity;
-  technique: { id: string; name: string };
+  /**
+   * MITRE ATT&CK, as ECS wants it: the parent technique in `technique`, a sub-technique (T1110.003) in
+   * `technique.subtechnique`, so a filter on T1110 finds every brute-force alert.
+   */
+  technique: { id: string; name: string; subtechnique?: { id: string; name: string } };
   tactic: { id: string; name: string };
   /** Thresholds and window; overridable per deployment. */
   defaults: P;
