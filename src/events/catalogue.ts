@@ -34,7 +34,7 @@ export const EVENT_CATALOGUE = {
   authn_login_fail: {
     category: ['authentication'], type: ['start'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
     description: 'A login attempt failed. The client always sees the same 401; the reason is logged.',
-    reasons: ['unknown_user', 'bad_password', 'disabled', 'malformed', 'reauthentication'],
+    reasons: ['unknown_user', 'bad_password', 'disabled', 'malformed', 'reauthentication', 'token_too_large'],
   },
   authn_login_lock: {
     category: ['authentication'], type: ['info'], outcome: 'failure', level: 'warn', vocabulary: 'owasp',
@@ -74,7 +74,7 @@ export const EVENT_CATALOGUE = {
     reasons: [
       'missing', 'expired', 'not_before', 'malformed', 'oversized', 'bad_signature', 'algorithm', 'unknown_kid',
       'forbidden_header', 'wrong_type', 'wrong_issuer', 'wrong_audience', 'missing_claim', 'revoked', 'duplicate_cookie',
-      'user_disabled', 'reuse', 'credentials_changed',
+      'user_disabled', 'reuse', 'credentials_changed', 'token_too_large',
     ],
   },
   session_expired: {
@@ -96,7 +96,7 @@ export const EVENT_CATALOGUE = {
     description: 'Tokens were revoked server-side (logout, logout everywhere, or reuse detection).',
     reasons: [
       'logout', 'logout_all', 'reuse', 'user_disabled', 'credentials_changed', 'relogin', 'session_cap', 'user_ended',
-      'user_ended_others', 'password_change', 'reauth_failures', 'admin', 'admin_all',
+      'user_ended_others', 'password_change', 'reauth_failures', 'admin', 'admin_all', 'token_too_large',
     ],
   },
   session_logout: {

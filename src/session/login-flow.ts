@@ -5,8 +5,9 @@ import type { SecurityEventInput } from '../events/security-event.js';
 import type { DeviceCookies } from './device-cookies.js';
 import type { LoginThrottle, ThrottleVerdict } from './login-throttle.js';
 import { DEFAULT_SCRYPT, MAX_PASSWORD_LENGTH, hashPassword, parsePasswordHash, verifyPassword, type ParsedHash, type ScryptParams } from './passwords.js';
-import type { IssuedSession, SessionIssuer } from './session-issuer.js';
+import type { IssuedSession, PreparedSession, SessionIssuer } from './session-issuer.js';
 import { tokenCreatedEvent } from './session-issuer.js';
+import { TokenTooLargeError } from './tokens.js';
 import type { ReportEvent } from './types.js';
 import { createDummyHash, normalizeUsername, type UserDirectory, type UserRecord } from './users.js';
 
@@ -32,6 +33,10 @@ export const LOGIN_FAILURES = {
   bad_password: { action: 'authn_login_fail', status: 401, code: 'login_failed' },
   // The password is right but the account is disabled: indistinguishable from a wrong one to the client.
   disabled: { action: 'authn_login_fail', status: 401, code: 'login_failed' },
+  // The password is right but the user's tokens would exceed maxTokenBytes (hundreds of roles, say): no session
+  // is created. The client sees the same 401 as for a wrong password, so the answer never confirms a password; the
+  // event tells the operator (sentinel.token: type, bytes, limit). Directories that load users refuse such records.
+  token_too_large: { action: 'authn_login_fail', status: 401, code: 'login_failed' },
   // A throttle scope is delaying this account, source or device; the error carries Retry-After.
   throttled: { action: 'excess_rate_limit_exceeded', status: 429, code: 'too_many_requests' },
 } as const satisfies Record<string, { action: EventAction; status: number; code: ErrorCode }>;
@@ -50,7 +55,7 @@ export interface PasswordVerifier {
 export interface LoginFlowOptions {
   users: Pick<UserDirectory, 'find' | 'updatePasswordHash'>;
   throttle: LoginThrottle;
-  sessions: Pick<SessionIssuer, 'start'>;
+  sessions: Pick<SessionIssuer, 'prepare'>;
   devices: Pick<DeviceCookies, 'recognise' | 'issue'>;
   /**
    * The scrypt cost passwords should have (default DEFAULT_SCRYPT): a hash below it is replaced at the user's
@@ -132,7 +137,7 @@ export function createLoginFlow(options: LoginFlowOptions): LoginFlow {
       dummy.catch(() => undefined);
     }
 
-    const reason: LoginFailureReason | undefined = username === undefined || password === undefined
+    let reason: LoginFailureReason | undefined = username === undefined || password === undefined
       ? 'malformed'
       : !user || !parsed
         ? 'unknown_user'
@@ -141,11 +146,28 @@ export function createLoginFlow(options: LoginFlowOptions): LoginFlow {
           : user.disabled
             ? 'disabled'
             : undefined;
+    // The credentials are issued before anything is stored or the throttle is told of a success, so a session that
+    // cannot be issued is an ordinary refused attempt and leaves no session behind.
+    let prepared: PreparedSession | undefined;
+    let tooLarge: TokenTooLargeError | undefined;
+    if (reason === undefined) {
+      try {
+        prepared = sessions.prepare(user!, now());
+      } catch (error) {
+        if (!(error instanceof TokenTooLargeError)) throw error;
+        tooLarge = error;
+        reason = 'token_too_large';
+      }
+    }
     if (reason !== undefined) {
       const { locked, maxed } = decision.ticket.fail();
       const error = fail(report, reason, {
         user: { name: username, id: reason === 'unknown_user' || reason === 'malformed' ? undefined : user?.id },
-        sentinel: reason === 'malformed' ? { input: describeShape(fields) } : undefined,
+        sentinel: reason === 'malformed'
+          ? { input: describeShape(fields) }
+          : tooLarge
+            ? { token: { type: tooLarge.tokenType, bytes: tooLarge.tokenBytes, max_bytes: tooLarge.maxTokenBytes } }
+            : undefined,
       });
       for (const lock of locked) report('authn_login_lock', { reason: lock.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(lock) });
       for (const max of maxed) report('authn_login_fail_max', { reason: max.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(max) });
@@ -155,7 +177,7 @@ export function createLoginFlow(options: LoginFlowOptions): LoginFlow {
     const known = user!;
     const priorFailures = await decision.ticket.succeed();
     const rehashed = await rehash(known, parsed!, password!);
-    const session = await sessions.start(known, now());
+    const session = await prepared!.commit();
     const subject = { name: known.name, id: known.id, roles: known.roles };
     report('authn_token_created', tokenCreatedEvent(session, known));
     report(priorFailures > 0 ? 'authn_login_successafterfail' : 'authn_login_success', {

@@ -4,7 +4,7 @@ import type { CookieRead } from './cookies.js';
 import type { IssuedSession, SessionIssuer } from './session-issuer.js';
 import { tokenCreatedEvent } from './session-issuer.js';
 import type { SessionFamily, SessionStore } from './store.js';
-import type { TokenClaims, TokenService } from './tokens.js';
+import { TokenTooLargeError, type TokenClaims, type TokenService } from './tokens.js';
 import type { ReportEvent } from './types.js';
 import type { UserDirectory, UserRecord } from './users.js';
 
@@ -95,7 +95,17 @@ export function createRefreshFlow(options: RefreshFlowOptions): RefreshFlow {
             report('authn_token_revoked', { reason: refused, user: owner(family), http: { statusCode: 401 }, sentinel: ids });
             return refuse('token_invalid', refused, true, ids);
           }
-          const session = sessions.renew(family, user, t);
+          let session: IssuedSession;
+          try {
+            session = sessions.renew(family, user, t);
+          } catch (error) {
+            // The user's tokens outgrew maxTokenBytes since login (roles added in a directory that changes records
+            // in place): the session cannot go on, and the store has rotated it already, so it ends here.
+            if (!(error instanceof TokenTooLargeError)) throw error;
+            await store.revokeFamily(family.id);
+            report('authn_token_revoked', { reason: 'token_too_large', user: owner(family), http: { statusCode: 401 }, sentinel: ids });
+            return refuse('token_invalid', 'token_too_large', true, { ...ids, token: { type: error.tokenType, bytes: error.tokenBytes, max_bytes: error.maxTokenBytes } });
+          }
           report('authn_token_created', tokenCreatedEvent(session, user));
           report('session_renewed', { user: { name: user.name, id: user.id, roles: user.roles }, http: { statusCode: 200 }, sentinel: { ...ids, token_id: session.access.claims.jti } });
           return { ok: true, user, session };

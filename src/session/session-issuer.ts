@@ -36,8 +36,19 @@ export interface IssuedSession {
   evicted?: SessionFamily[];
 }
 
+/** A session whose credentials are issued but whose refresh family is not stored yet. */
+export interface PreparedSession {
+  /** Stores the refresh family, ends the user's sessions beyond the cap, and returns the session. */
+  commit(): Promise<IssuedSession>;
+}
+
 export interface SessionIssuer {
-  /** Creates the refresh family and issues its first credentials. */
+  /**
+   * Issues a new session's credentials without storing anything: throws TokenTooLargeError (tokens.ts) when they
+   * cannot be issued, so a refused login never leaves a session behind in the store.
+   */
+  prepare(user: SessionSubject, at: number): PreparedSession;
+  /** prepare() and commit() in one: creates the refresh family and issues its first credentials. */
   start(user: SessionSubject, at: number): Promise<IssuedSession>;
   /** Fresh credentials for a family the store has just rotated (its currentJti is the new refresh jti). */
   renew(family: SessionFamily, user: SessionSubject, at: number): IssuedSession;
@@ -65,25 +76,33 @@ export function createSessionIssuer(options: SessionIssuerOptions): SessionIssue
     return { family, access, refresh, csrfToken: csrfTokens.issue(family.id, access.claims.jti), expiresAt };
   }
 
+  function prepare(user: SessionSubject, at: number): PreparedSession {
+    const family: SessionFamily = {
+      id: randomUUID(),
+      userId: user.id,
+      userName: user.name,
+      roles: [...user.roles],
+      createdAt: at,
+      lastRotatedAt: at,
+      currentJti: randomUUID(),
+      previousJti: null,
+      revoked: false,
+      absoluteExpiresAt: at + absoluteTtlMs,
+    };
+    // Issued before the family is stored: a token that cannot be issued leaves nothing behind.
+    const issued = renew(family, user, at);
+    return {
+      async commit() {
+        await store.createFamily(family);
+        const evicted = await evictBeyondCap(family, at);
+        return evicted.length > 0 ? { ...issued, evicted } : issued;
+      },
+    };
+  }
+
   return {
-    async start(user, at) {
-      const family: SessionFamily = {
-        id: randomUUID(),
-        userId: user.id,
-        userName: user.name,
-        roles: [...user.roles],
-        createdAt: at,
-        lastRotatedAt: at,
-        currentJti: randomUUID(),
-        previousJti: null,
-        revoked: false,
-        absoluteExpiresAt: at + absoluteTtlMs,
-      };
-      await store.createFamily(family);
-      const evicted = await evictBeyondCap(family, at);
-      const issued = renew(family, user, at);
-      return evicted.length > 0 ? { ...issued, evicted } : issued;
-    },
+    prepare,
+    start: async (user, at) => prepare(user, at).commit(),
     renew,
   };
 }

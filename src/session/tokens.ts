@@ -30,6 +30,25 @@ export interface TokenClaims {
   cfp?: string;
 }
 
+/**
+ * Thrown by `issue` when the signed token would be longer than `maxTokenBytes`: a token our own verify() refuses
+ * must never leave the server (a user with hundreds of roles, a long issuer). Code internal_error, reason
+ * token_too_large; the login and refresh flows map it to their own refusal and event.
+ */
+export class TokenTooLargeError extends SentinelError {
+  readonly tokenType: TokenType;
+  readonly tokenBytes: number;
+  readonly maxTokenBytes: number;
+
+  constructor(tokenType: TokenType, tokenBytes: number, maxTokenBytes: number) {
+    super('internal_error', { reason: 'token_too_large', message: `The ${tokenType} token would be ${tokenBytes} bytes; the limit is ${maxTokenBytes}.` });
+    this.name = 'TokenTooLargeError';
+    this.tokenType = tokenType;
+    this.tokenBytes = tokenBytes;
+    this.maxTokenBytes = maxTokenBytes;
+  }
+}
+
 export interface IssuedToken {
   token: string;
   claims: TokenClaims;
@@ -50,7 +69,10 @@ export interface TokenServiceOptions {
 }
 
 export interface TokenService {
-  /** Signs a token of `type` for `subject`, valid `ttlMs`; `jti` defaults to a random UUID. */
+  /**
+   * Signs a token of `type` for `subject`, valid `ttlMs`; `jti` defaults to a random UUID. Throws
+   * TokenTooLargeError rather than sign a token longer than `maxTokenBytes`.
+   */
   issue(type: TokenType, subject: { sub: string; sid: string; name?: string; roles?: readonly string[]; cfp?: string }, ttlMs: number, jti?: string): IssuedToken;
   /** Verifies signature and claims; throws SentinelError token_invalid or token_expired with a `reason`. */
   verify(token: string, type: TokenType): TokenClaims;
@@ -197,7 +219,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (key.alg === 'ES256') token = toLowS(token);
       }
       // Never hand out a token our own verify() would refuse (a user with hundreds of roles, say).
-      if (token.length > maxTokenBytes) throw new Error(`The ${type} token for ${subject.sub} would be ${token.length} bytes; the limit is ${maxTokenBytes}.`);
+      if (token.length > maxTokenBytes) throw new TokenTooLargeError(type, token.length, maxTokenBytes);
       return { token, claims };
     },
 

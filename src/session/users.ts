@@ -84,6 +84,8 @@ export interface FileUserDirectoryOptions {
 }
 
 export const FILE_DIRECTORY_DEFAULTS = { recheckMs: 1000 };
+/** process.emitWarning code: a changed users file could not be used, so the directory keeps its last good copy. */
+export const USERS_FILE_REJECTED = 'SENTINEL_USERS_FILE_REJECTED';
 
 interface UsersFile {
   users: UserRecord[];
@@ -93,6 +95,24 @@ interface UsersFile {
 export const MAX_USERNAME_LENGTH = 128;
 const CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 const ROLE = /^[a-z][a-z0-9_-]{0,63}$/;
+/**
+ * The most a user's roles may take, as the JSON list an access token carries. Access tokens hold the roles and
+ * must fit in 4096 bytes, a cookie's limit and what verify() accepts (tokens.ts, maxTokenBytes): 1024 bytes leave
+ * room for the other claims (a 128-character name, a 256-character id), base64url's third and an RSA signature.
+ * Directories refuse a user over it when they load, rather than let that user's every login fail.
+ */
+export const MAX_ROLES_BYTES = 1024;
+
+/** Why `roles` cannot be a user's roles, or undefined when they can. */
+function rolesProblem(roles: unknown): string | undefined {
+  if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string' && ROLE.test(role))) return 'roles must be a list of lowercase role names';
+  return rolesSizeProblem(roles);
+}
+
+function rolesSizeProblem(roles: readonly string[]): string | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(roles));
+  return bytes > MAX_ROLES_BYTES ? `roles take ${bytes} bytes, more than the ${MAX_ROLES_BYTES} an access token has room for` : undefined;
+}
 
 /** The canonical form of a username (Unicode NFC), or undefined when it can never name a user. */
 export function normalizeUsername(value: unknown): string | undefined {
@@ -112,6 +132,7 @@ export function createFileUserDirectory(path: string, options: FileUserDirectory
   // A change signalled by the file system is picked up on the next lookup; the timed check covers file systems
   // that do not signal (network mounts). The directory is watched, since writers replace the file by renaming.
   let changed = false;
+  let rejected: string | undefined;
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
@@ -130,14 +151,19 @@ export function createFileUserDirectory(path: string, options: FileUserDirectory
     if (!force && !changed && t - checkedAt < recheckMs) return;
     checkedAt = t;
     changed = false;
+    let current: string | undefined;
     try {
-      const current = fileVersion(path);
+      current = fileVersion(path);
       if (current !== version) {
         byName = load(path);
         version = current;
       }
-    } catch {
-      // keep serving the last good copy
+    } catch (error) {
+      // Keep serving the last good copy, and say so once per broken version of the file.
+      if ((current ?? 'missing') !== rejected) {
+        rejected = current ?? 'missing';
+        process.emitWarning(`The users file ${path} was not reloaded, the last good copy stays in use: ${(error as Error).message}`, { code: USERS_FILE_REJECTED });
+      }
     }
   };
   return {
@@ -191,8 +217,15 @@ function replaceHashInFile(path: string, name: string, expectedHash: string, new
   return true;
 }
 
-/** A directory held in memory, for tests and for the development server's demo user. */
+/**
+ * A directory held in memory, for tests and for the development server's demo user. Refuses, with a
+ * ConfigurationError, a user whose roles would not fit in an access token (MAX_ROLES_BYTES).
+ */
 export function createMemoryUserDirectory(users: readonly UserRecord[]): UserDirectory {
+  for (const user of users) {
+    const problem = rolesSizeProblem(user.roles);
+    if (problem) throw new ConfigurationError(`The user ${user.name}: ${problem}.`, { option: 'users' });
+  }
   const byName = new Map(users.map((user) => [user.name, user]));
   return {
     find: async (name) => byName.get(name),
@@ -227,9 +260,8 @@ function load(path: string): Map<string, UserRecord> {
     const name = normalizeUsername(user?.name);
     if (!name) throw new ConfigurationError(`${where}: the name is missing or not allowed.`);
     if (!parsePasswordHash(user.passwordHash)) throw new ConfigurationError(`${where} (${name}): passwordHash is not a $scrypt$ PHC string.`);
-    if (!Array.isArray(user.roles) || !user.roles.every((role) => typeof role === 'string' && ROLE.test(role))) {
-      throw new ConfigurationError(`${where} (${name}): roles must be a list of lowercase role names.`);
-    }
+    const problem = rolesProblem(user.roles);
+    if (problem) throw new ConfigurationError(`${where} (${name}): ${problem}.`, { option: 'users' });
     if (byName.has(name)) throw new ConfigurationError(`${where}: the name "${name}" appears twice.`);
     byName.set(name, {
       id: typeof user.id === 'string' ? user.id : name, name, roles: user.roles, passwordHash: user.passwordHash, disabled: user.disabled === true,
@@ -252,6 +284,8 @@ export async function addUserToFile(path: string, name: string, password: string
   if (!normalized) throw new ConfigurationError(`The username must be 1-${MAX_USERNAME_LENGTH} characters, without control characters or surrounding spaces.`);
   const roles = [...new Set(options.roles ?? ['user'])];
   for (const role of roles) if (!ROLE.test(role)) throw new ConfigurationError(`The role "${role}" must be lowercase letters, digits, - or _.`);
+  const problem = rolesProblem(roles);
+  if (problem) throw new ConfigurationError(`The user ${normalized}: ${problem}.`, { option: 'roles' });
   const file: UsersFile = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as UsersFile) : { users: [] };
   if (!Array.isArray(file.users)) throw new ConfigurationError(`${path} must hold {"users": [...]}.`);
   const existing = file.users.find((user) => user.name === normalized);

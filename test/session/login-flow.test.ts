@@ -8,6 +8,7 @@ import { createLoginThrottle, type ThrottlePolicy, type ThrottleScope } from '..
 import type { DeviceCookies } from '../../src/session/device-cookies.js';
 import type { ParsedHash } from '../../src/session/passwords.js';
 import type { IssuedSession, SessionIssuer } from '../../src/session/session-issuer.js';
+import { TokenTooLargeError } from '../../src/session/tokens.js';
 import { createMemoryStore, type SessionStore } from '../../src/session/store.js';
 import type { SessionSubject } from '../../src/session/types.js';
 import { createMemoryUserDirectory, type UserRecord } from '../../src/session/users.js';
@@ -36,6 +37,8 @@ const USERS: UserRecord[] = [
   { id: 'u_bob', name: 'bob', roles: ['user'], passwordHash: phc('bob password'), disabled: true },
   { id: 'u_carol', name: 'carol', roles: ['user'], passwordHash: phc('carol password') },
 ];
+/** Too many roles for a token (the fake issuer below refuses him as the real one would). */
+const DAVE: UserRecord = { id: 'u_dave', name: 'dave', roles: Array.from({ length: 200 }, (_, i) => `role-${i}`), passwordHash: phc('dave password') };
 const DUMMY: ParsedHash = { params: PARAMS, salt: Buffer.from('dummy salt'), hash: Buffer.from('never a password') };
 
 interface Reported { action: EventAction; input: SecurityEventInput }
@@ -93,11 +96,17 @@ describe('createLoginFlow', () => {
   const report = (action: EventAction, input: SecurityEventInput = {}): void => {
     events.push({ action, input });
   };
-  const sessions: Pick<SessionIssuer, 'start'> = {
-    async start(user, at) {
-      started.push({ user, at });
-      const id = `session-${started.length}`;
-      return { family: { id, absoluteExpiresAt: at + 60_000 }, access: { claims: { jti: `access-${id}` } }, refresh: { claims: { jti: `refresh-${id}` } } } as IssuedSession;
+  /** Records what it stores at commit(); a user named dave has too many roles for a token. */
+  const sessions: Pick<SessionIssuer, 'prepare'> = {
+    prepare(user, at) {
+      if (user.name === 'dave') throw new TokenTooLargeError('access', 6180, 4096);
+      return {
+        async commit() {
+          started.push({ user, at });
+          const id = `session-${started.length}`;
+          return { family: { id, absoluteExpiresAt: at + 60_000 }, access: { claims: { jti: `access-${id}` } }, refresh: { claims: { jti: `refresh-${id}` } } } as IssuedSession;
+        },
+      };
     },
   };
 
@@ -112,7 +121,9 @@ describe('createLoginFlow', () => {
 
   function flow(policies: Record<ThrottleScope, ThrottlePolicy> = LENIENT): ReturnType<typeof createLoginFlow> {
     const throttle = createLoginThrottle({ store, policies, now: () => Date.now() });
-    return createLoginFlow({ users: createMemoryUserDirectory(USERS), throttle, sessions, devices, passwordParams: PARAMS, passwords, now: () => Date.now() });
+    // A directory of our own: the memory directory refuses a user with dave's roles when it is built.
+    const byName = new Map([...USERS, DAVE].map((user) => [user.name, user]));
+    return createLoginFlow({ users: { find: async (name) => byName.get(name) }, throttle, sessions, devices, passwordParams: PARAMS, passwords, now: () => Date.now() });
   }
 
   const attempt = (username: unknown, password: unknown, source = '203.0.113.5') => ({ body: { username, password }, source });
@@ -137,7 +148,7 @@ describe('createLoginFlow', () => {
   });
 
   it('has one table entry per failure reason, each with the status its error code carries', () => {
-    assert.deepEqual(Object.keys(LOGIN_FAILURES).sort(), ['bad_password', 'disabled', 'malformed', 'throttled', 'unknown_user']);
+    assert.deepEqual(Object.keys(LOGIN_FAILURES).sort(), ['bad_password', 'disabled', 'malformed', 'throttled', 'token_too_large', 'unknown_user']);
     for (const [reason, entry] of Object.entries(LOGIN_FAILURES)) {
       assert.equal(entry.status, ERROR_CODES[entry.code].status, reason);
     }
@@ -180,6 +191,7 @@ describe('createLoginFlow', () => {
     record('unknown_user', await refused(login.login(attempt('nobody', 'x'), report)));
     record('bad_password', await refused(login.login(attempt('alice', 'wrong'), report)));
     record('disabled', await refused(login.login(attempt('bob', 'bob password'), report)));
+    record('token_too_large', await refused(login.login(attempt('dave', 'dave password'), report)));
 
     login = flow(STRICT);
     await refused(login.login(attempt('carol', 'wrong', '198.51.100.1'), report));
@@ -191,6 +203,20 @@ describe('createLoginFlow', () => {
     for (const [reason, entry] of Object.entries(LOGIN_FAILURES)) {
       assert.deepEqual(seen.get(reason as LoginFailureReason), { action: entry.action, status: entry.status, code: entry.code }, reason);
     }
+  });
+
+  it('refuses a user whose tokens would be too large like a wrong password: counted, reported with the sizes, nothing stored', async () => {
+    const login = flow(STRICT);
+    const error = await refused(login.login(attempt('dave', 'dave password'), report));
+    assert.equal(error.code, 'login_failed');
+    assert.equal(error.status, 401);
+    assert.equal(error.reason, 'token_too_large');
+    assert.deepEqual(started, [], 'no session was stored');
+    assert.deepEqual(events.map((e) => [e.action, e.input.reason]), [['authn_login_fail', 'token_too_large'], ['authn_login_lock', 'account_source']]);
+    assert.deepEqual(events[0]!.input.user, { name: 'dave', id: 'u_dave' });
+    assert.deepEqual(events[0]!.input.sentinel, { token: { type: 'access', bytes: 6180, max_bytes: 4096 } });
+    const again = await refused(login.login(attempt('dave', 'dave password'), report));
+    assert.equal(again.reason, 'account_source', 'the attempt stayed counted, as a wrong password does');
   });
 
   it('refuses a throttled attempt without verifying any password, even the right one', async () => {

@@ -406,14 +406,38 @@ describe('POST /auth/refresh', () => {
     assert.equal((await client().login('carol', 'carol password 1')).status, 200);
   });
 
-  it('emits only event reasons that the catalogue documents', () => {
-    // Every reason the refresh route emits (user_disabled included) must be one the catalogue documents.
+  it('emits only event reasons that the catalogue documents, over refusals it provokes itself', async () => {
+    const mark = server.events.length;
+    assert.equal((await client().request('POST', '/auth/refresh')).status, 401, 'no refresh cookie');
+    const { c } = await loggedIn();
+    const garbage = secrets.cloneOf(server, c);
+    garbage.jar.set(RT, { value: 'not-a-token', path: '/auth/refresh' });
+    assert.equal((await garbage.request('POST', '/auth/refresh')).status, 401, 'a garbage cookie');
+    const stolen = secrets.cloneOf(server, c);
+    assert.equal((await c.request('POST', '/auth/refresh')).status, 200);
+    fakeNow += GRACE + 1;
+    assert.equal((await stolen.request('POST', '/auth/refresh')).status, 401, 'a rotated token replayed');
+    assert.equal((await c.request('POST', '/auth/refresh')).status, 401, 'a token of the revoked family');
+    const other = client();
+    assert.equal((await other.login('carol', 'carol password 1')).status, 200);
+    carol.disabled = true;
+    try {
+      assert.equal((await other.request('POST', '/auth/refresh')).status, 401, 'a disabled user');
+    } finally {
+      carol.disabled = false;
+    }
+
+    const seen = new Set<string>();
     const undocumented = new Set<string>();
-    for (const event of server.events) {
+    for (const event of since(mark)) {
+      if (event.event.reason === undefined) continue;
+      const key = `${event.event.action}/${event.event.reason}`;
+      seen.add(key);
       const entry: CatalogueEntry = EVENT_CATALOGUE[event.event.action];
-      if (event.event.reason !== undefined && entry.reasons && !entry.reasons.includes(event.event.reason)) {
-        undocumented.add(`${event.event.action}/${event.event.reason}`);
-      }
+      if (!entry.reasons?.includes(event.event.reason)) undocumented.add(key);
+    }
+    for (const expected of ['authn_token_invalid/missing', 'authn_token_invalid/malformed', 'authn_token_reuse/rotated', 'authn_token_revoked/reuse', 'authn_token_reuse/revoked', 'authn_token_revoked/user_disabled', 'authn_token_invalid/user_disabled']) {
+      assert.ok(seen.has(expected), `${expected} was emitted (seen: ${[...seen].join(', ')})`);
     }
     assert.deepEqual([...undocumented], []);
   });

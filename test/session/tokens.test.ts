@@ -9,7 +9,7 @@ import jwt from 'jsonwebtoken';
 import { ConfigurationError, SentinelError } from '../../src/errors.js';
 import { EVENT_CATALOGUE } from '../../src/events/catalogue.js';
 import { createKeyRing, generateKey, type KeyInput, type KeyRing, type SigningAlgorithm } from '../../src/session/key-ring.js';
-import { createTokenService, type TokenService, type TokenServiceOptions } from '../../src/session/tokens.js';
+import { TokenTooLargeError, createTokenService, type TokenService, type TokenServiceOptions } from '../../src/session/tokens.js';
 
 const ISSUER = 'koa-sentinel';
 const AUDIENCE = 'koa-sentinel-api';
@@ -140,20 +140,34 @@ describe('createTokenService: issue and verify', () => {
     assert.equal(tokens.issue('access', { sub: 'u_x', sid: 's' }, 1999).claims.exp, NOW + 1);
   });
 
-  it('never issues a token that its own verify refuses as oversized', () => {
+  it('refuses to issue a token its own verify would refuse as oversized: TokenTooLargeError with the sizes', () => {
     const { tokens } = service(hmacRing().ring);
     // 200 roles of 20 characters: a plausible directory, and a token over the 4096-byte cookie limit.
     const roles = Array.from({ length: 200 }, (_, i) => `role-${String(i).padStart(15, '0')}`);
-    let issued: string | undefined;
-    try {
-      issued = tokens.issue('access', { ...SUBJECT, roles }, 60_000).token;
-    } catch (error) {
-      // Refusing at issue time is fine; so is a token that verifies.
-      assert.ok(error instanceof Error);
-      return;
+    assert.throws(() => tokens.issue('access', { ...SUBJECT, roles }, 60_000), (error: unknown) => {
+      assert.ok(error instanceof TokenTooLargeError, String(error));
+      assert.equal(error.code, 'internal_error');
+      assert.equal(error.reason, 'token_too_large');
+      assert.equal(error.tokenType, 'access');
+      assert.equal(error.maxTokenBytes, 4096);
+      assert.ok(error.tokenBytes > 4096 && error.tokenBytes < 8000, `${error.tokenBytes} bytes`);
+      assert.equal(error.expose, false, 'never shown to a client');
+      return true;
+    });
+    // The largest role list that fits is issued and verifies: the limit is the verifier's, to the byte.
+    let fitting = roles.length;
+    while (fitting > 0) {
+      try {
+        const { token } = tokens.issue('access', { ...SUBJECT, roles: roles.slice(0, fitting) }, 60_000);
+        assert.ok(token.length <= 4096);
+        assert.equal(tokens.verify(token, 'access').roles?.length, fitting);
+        break;
+      } catch (error) {
+        assert.ok(error instanceof TokenTooLargeError);
+        fitting -= 1;
+      }
     }
-    // issue() must never sign a token that verify() would refuse as oversized.
-    assert.doesNotThrow(() => tokens.verify(issued!, 'access'), `issued a ${issued.length}-character token`);
+    assert.ok(fitting > 100 && fitting < 200, `${fitting} roles fit`);
   });
 
   it('signs with the active key and verifies with every key of the ring, including verify-only ones', () => {
