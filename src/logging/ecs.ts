@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Enricher } from '../enrich/types.js';
 import { ECS_VERSION } from '../events/security-event.js';
 import { REDACTED, isSecretKey, redact, redactString } from './redact.js';
 
@@ -46,12 +47,18 @@ export interface DocumentSink {
   write(doc: EcsDocument): void;
 }
 
-/** A bunyan raw stream that hands ECS documents to `sink` (the shipper, a test array, ...). */
-export function ecsRawStream(sink: DocumentSink): { write(record: Record<string, unknown>): void } {
-  return { write: (record) => sink.write(toEcsDocument(record)) };
+/** A bunyan raw stream that hands ECS documents to `sink` (the shipper, a test array, ...), enriched by `enrich`. */
+export function ecsRawStream(sink: DocumentSink, enrich?: Enricher): { write(record: Record<string, unknown>): void } {
+  return { write: (record) => sink.write(ecsDocument(record, enrich)) };
 }
 
-/** A bunyan raw stream writing one ECS JSON line per record to `out` (stdout by default). */
-export function ecsJsonStream(out: { write(text: string): unknown } = process.stdout): { write(record: Record<string, unknown>): void } {
-  return { write: (record) => out.write(`${JSON.stringify(toEcsDocument(record))}\n`) };
+/** A bunyan raw stream writing one ECS JSON line per record to `out` (stdout by default), enriched by `enrich`. */
+export function ecsJsonStream(out: { write(text: string): unknown } = process.stdout, enrich?: Enricher): { write(record: Record<string, unknown>): void } {
+  return { write: (record) => out.write(`${JSON.stringify(ecsDocument(record, enrich))}\n`) };
+}
+
+function ecsDocument(record: Record<string, unknown>, enrich: Enricher | undefined): EcsDocument {
+  const doc = toEcsDocument(record);
+  enrich?.(doc);
+  return doc;
 }

@@ -1,5 +1,6 @@
 import bunyan from 'bunyan';
 import type { SecurityEvent } from '../events/security-event.js';
+import type { Enricher } from '../enrich/types.js';
 import { toEcsDocument, type DocumentSink } from './ecs.js';
 
 /**
@@ -18,6 +19,8 @@ export interface LoggerOptions {
   stdout?: { write(text: string): unknown } | false;
   /** Raw bunyan streams instead of all of the above (bunyan's own record shape). */
   streams?: bunyan.Stream[];
+  /** Adds fields to each document before stdout and the sinks see it: `createEnricher()`, `sentinel.enrich`. */
+  enrich?: Enricher;
 }
 
 /** Serializes an Error for logs: name, message, code and stack, but never enumerable extras that might hold data. */
@@ -58,6 +61,7 @@ function ecsFanout(options: LoggerOptions, stdoutLevel: number): { write(record:
       // Nobody to read it: skip the conversion (access records below LOG_LEVEL with no sink, in tests and benches).
       if (!toStdout && sinks.length === 0) return;
       const doc = toEcsDocument(record);
+      options.enrich?.(doc);
       if (toStdout) stdout.write(`${JSON.stringify(doc)}\n`);
       for (const sink of sinks) sink.write(doc);
     },
