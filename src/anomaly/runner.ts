@@ -2,6 +2,7 @@ import { isResponseError, type ElasticClient, type SortValue } from '../elastic/
 import { ConfigurationError } from '../errors.js';
 import { dailyIndex } from '../elastic/templates.js';
 import { buildAlert, type AlertDocument } from './alerts.js';
+import { alreadyReported, planWindows } from './grid.js';
 import type { Notifier } from './notifiers.js';
 import { RULES } from './rules/index.js';
 import type { Finding, Rule, Window } from './rules/types.js';
@@ -12,6 +13,9 @@ import type { Finding, Rule, Window } from './rules/types.js';
  * - Window ends are multiples of `stepMs` (5 min), each rule looking back its own `windowMs`, so windows
  *   overlap: a burst that straddles one window's edge is whole in the next, and late events are still found.
  *   The newest window ends `delayMs` before now, so documents still in flight are not judged missing.
+ * - On demand (`until` now), the open window is judged too, ending at that instant (src/anomaly/grid.ts): its
+ *   alerts are real, the checkpoint stays at the closed windows, and the closed window judged later does not
+ *   report the same finding again.
  * - The last window end checked is kept in Elasticsearch (`<prefix>-anomaly-state`), so after downtime the
  *   runner catches up, window by window, up to `maxCatchUpMs`.
  * - Alert ids are deterministic (rule, entity, window end; or the triggering event), and alerts are written with
@@ -45,15 +49,26 @@ export interface AnomalyRunnerOptions {
 export interface RunOptions {
   /** Evaluate windows ending after this instant, regardless of the stored checkpoint (the CLI's --since). */
   since?: Date;
-  /** Evaluate up to this instant instead of the grid point `delayMs` behind now (the demo judges what just happened). */
+  /**
+   * Evaluate up to this instant instead of the grid point `delayMs` behind now. Later than that grid point (say,
+   * now: judge what just happened), it adds the open window ending at this instant; the checkpoint still moves only
+   * over closed windows. Never later than now.
+   */
   until?: Date;
   /** Do not advance the stored checkpoint (a what-if run). */
   dryRun?: boolean;
 }
 
 export interface RunResult {
+  /** Window ends after `from`, up to `to`, were judged. */
   from: string;
+  /** The newest window end judged: `openWindowEnd` when there was one, otherwise `closedTo`. */
   to: string;
+  /** The newest closed window end judged, on the grid: the checkpoint moves here at most. */
+  closedTo: string;
+  /** The end of the open window judged on demand (`until` later than the newest closed window), or null. */
+  openWindowEnd: string | null;
+  /** Windows judged, the open one included. */
   windows: number;
   /** Alerts this run created. */
   created: AlertDocument[];
@@ -83,6 +98,8 @@ export interface AnomalyRunner {
   evaluate(rule: Rule, window: Window): Promise<Finding[]>;
   /** Alerts in `<prefix>-alerts-*` newer than `since`, newest first. */
   list(since: Date, size?: number): Promise<AlertDocument[]>;
+  /** Alerts whose window ends in (`from`, `to`]: every alert of a judged range, whichever run wrote it. Oldest first. */
+  between(from: Date, to: Date, size?: number): Promise<AlertDocument[]>;
   readonly rules: readonly Rule[];
 }
 
@@ -237,18 +254,22 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
 
     async run(runOptions = {}) {
       const started = Date.now();
-      const to = runOptions.until ? Math.ceil(runOptions.until.getTime() / o.stepMs) * o.stepMs : Math.floor((now() - o.delayMs) / o.stepMs) * o.stepMs;
       const checkpoint = runOptions.since ? undefined : await readCheckpoint();
-      let from = runOptions.since ? Math.floor(runOptions.since.getTime() / o.stepMs) * o.stepMs : checkpoint ?? to - o.stepMs;
-      from = Math.max(from, to - o.maxCatchUpMs);
+      const plan = planWindows({
+        now: now(), stepMs: o.stepMs, delayMs: o.delayMs, maxCatchUpMs: o.maxCatchUpMs, checkpoint,
+        since: runOptions.since?.getTime(), until: runOptions.until?.getTime(),
+      });
+      const { from, closedTo, openEnd } = plan;
+      const ends: number[] = [];
+      for (let end = from + o.stepMs; end <= closedTo; end += o.stepMs) ends.push(end);
+      const closedWindows = ends.length;
+      if (openEnd !== undefined) ends.push(openEnd);
       const ruleMs: Record<string, number> = Object.fromEntries(rules.map((r) => [r.id, 0]));
-      const longestRealert = Math.max(o.realertMs, ...rules.map((r) => r.realertMs ?? 0));
+      const longestRealert = Math.max(o.realertMs, ...rules.map((r) => r.realertMs ?? 0), o.stepMs);
       const suppression = await recentAlerts(from - longestRealert);
       const candidates: AlertDocument[] = [];
       let suppressed = 0;
-      let windows = 0;
-      for (let end = from + o.stepMs; end <= to; end += o.stepMs) {
-        windows += 1;
+      for (const end of ends) {
         for (const rule of rules) {
           const t = Date.now();
           const window = windowFor(rule, end);
@@ -259,17 +280,16 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
           for (const finding of findings) {
             if (!finding.eventId) {
               const key = `${rule.id}|${finding.entityType}|${finding.entity}`;
-              const ends = suppression.get(key) ?? [];
+              const alerted = suppression.get(key) ?? [];
               const realert = rule.realertMs ?? o.realertMs;
               // An alert at this very window end is emitted again (it comes back 409: "existing"). Any other alert
-              // of the same rule and entity within the realert period, before or after (a backfill evaluates older
-              // windows after newer ones), means this finding is already reported; one further away never does.
-              if (!ends.includes(end) && ends.some((at) => Math.abs(end - at) < realert)) {
+              // of the same rule and entity that already reports this finding (grid.ts) suppresses it.
+              if (!alerted.includes(end) && alerted.some((at) => alreadyReported(at, end, realert, o.stepMs))) {
                 suppressed += 1;
                 continue;
               }
-              if (!ends.includes(end)) ends.push(end);
-              suppression.set(key, ends);
+              if (!alerted.includes(end)) alerted.push(end);
+              suppression.set(key, alerted);
             }
             candidates.push(buildAlert(rule, finding, window, new Date(now())));
           }
@@ -277,14 +297,17 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
       }
       const unique = [...new Map(candidates.map((alert) => [alert.event.id, alert])).values()];
       const { created, existing } = await writeAlerts(unique);
-      if (!runOptions.dryRun && windows > 0) await writeCheckpoint(to);
+      // Only closed windows move the checkpoint: an open window is judged again once closed.
+      if (!runOptions.dryRun && closedWindows > 0) await writeCheckpoint(closedTo);
       // Only the runner that created an alert notifies it now; leftovers of failed notifiers are retried here.
       const retry = (await pendingNotifications()).filter((alert) => !created.some((c) => c.event.id === alert.event.id));
       const { notified, failures } = await notify([...created, ...retry]);
       return {
         from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        windows,
+        to: new Date(openEnd ?? closedTo).toISOString(),
+        closedTo: new Date(closedTo).toISOString(),
+        openWindowEnd: openEnd === undefined ? null : new Date(openEnd).toISOString(),
+        windows: ends.length,
         created,
         existing,
         suppressed,
@@ -300,6 +323,15 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
         index: alertsIndex, ignore_unavailable: true, allow_no_indices: true, size,
         query: { bool: { filter: [{ term: { 'event.kind': 'alert' } }, { range: { '@timestamp': { gte: since.toISOString() } } }] } },
         sort: [{ '@timestamp': 'desc' }, { 'event.id': 'asc' }],
+      }, requestOptions);
+      return response.hits.hits.map((hit) => hit._source as AlertDocument);
+    },
+
+    async between(from, to, size = 500) {
+      const response = await client.search({
+        index: alertsIndex, ignore_unavailable: true, allow_no_indices: true, size,
+        query: { bool: { filter: [{ term: { 'event.kind': 'alert' } }, { range: { 'sentinel.alert.window_end': { gt: from.toISOString(), lte: to.toISOString() } } }] } },
+        sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
       }, requestOptions);
       return response.hits.hits.map((hit) => hit._source as AlertDocument);
     },
