@@ -251,7 +251,9 @@ function load(path: string): Map<string, UserRecord> {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as UsersFile;
   } catch (error) {
-    throw new ConfigurationError(`The users file ${path} cannot be read: ${(error as Error).message}`);
+    // V8 quotes the text around a JSON syntax error, which may be a password hash: say where, not what.
+    const why = error instanceof SyntaxError ? `not valid JSON${/ at position \d+/.exec(error.message)?.[0] ?? ''}` : (error as Error).message;
+    throw new ConfigurationError(`The users file ${path} cannot be read: ${why}`);
   }
   if (!parsed || !Array.isArray(parsed.users)) throw new ConfigurationError(`The users file ${path} must hold {"users": [...]}.`);
   const byName = new Map<string, UserRecord>();

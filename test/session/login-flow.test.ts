@@ -6,12 +6,12 @@ import type { SecurityEventInput } from '../../src/events/security-event.js';
 import { LOGIN_FAILURES, createLoginFlow, type LoginFailureReason, type PasswordVerifier } from '../../src/session/login-flow.js';
 import { createLoginThrottle, type ThrottlePolicy, type ThrottleScope } from '../../src/session/login-throttle.js';
 import type { DeviceCookies } from '../../src/session/device-cookies.js';
-import type { ParsedHash } from '../../src/session/passwords.js';
+import { hashPassword, verifyPassword, type ParsedHash, type ScryptParams } from '../../src/session/passwords.js';
 import type { IssuedSession, SessionIssuer } from '../../src/session/session-issuer.js';
 import { TokenTooLargeError } from '../../src/session/tokens.js';
 import { createMemoryStore, type SessionStore } from '../../src/session/store.js';
 import type { SessionSubject } from '../../src/session/types.js';
-import { createMemoryUserDirectory, type UserRecord } from '../../src/session/users.js';
+import { createDummyHash, createMemoryUserDirectory, type UserDirectory, type UserRecord } from '../../src/session/users.js';
 
 /**
  * The login flow with fakes: a password verifier that records what it verifies (and can be held mid-way), a
@@ -327,5 +327,42 @@ describe('createLoginFlow', () => {
     });
     await refused(login.login(attempt('alice', 'wrong'), report));
     assert.deepEqual(passwords.dummies, [undefined, { ln: 11, r: 8, p: 1 }]);
+  });
+
+  it('with real scrypt, an unknown user costs one hash at the configured cost, then at the cost of the users seen, as it changes', async () => {
+    /** The cost of every hash verified, in order: what a timing attacker would measure. */
+    const verifiedAt: number[] = [];
+    const scrypt: PasswordVerifier = {
+      verify: (password, hash) => {
+        verifiedAt.push(hash.params.ln);
+        return verifyPassword(password, hash);
+      },
+      dummy: createDummyHash,
+      hash: hashPassword,
+    };
+    const at = (ln: number): ScryptParams => ({ ln, r: 8, p: 1 });
+    let alice: UserRecord = { id: 'u_alice', name: 'alice', roles: ['user'], passwordHash: await hashPassword('alice password', at(11)) };
+    // A directory whose record changes when an administrator re-hashes the password (say, after raising the cost).
+    const users: Pick<UserDirectory, 'find'> = { find: async (name) => (name === 'alice' ? alice : undefined) };
+    const build = (configured: ScryptParams): ReturnType<typeof createLoginFlow> =>
+      createLoginFlow({ users, throttle: createLoginThrottle({ store, policies: LENIENT, now: () => Date.now() }), sessions, devices, passwords: scrypt, passwordParams: configured });
+
+    let login = build(at(10));
+    await refused(login.login(attempt('nobody', 'x'), report));
+    await refused(login.login(attempt('alice', 'wrong'), report));
+    await refused(login.login(attempt('nobody', 'x'), report));
+    alice = { ...alice, passwordHash: await hashPassword('alice password', at(12)) };
+    await refused(login.login(attempt('alice', 'wrong'), report));
+    await refused(login.login(attempt('nobody', 'x'), report));
+    assert.deepEqual(verifiedAt, [10, 11, 11, 12, 12], 'configured cost first, then each unknown user at the cost of the latest user seen');
+
+    // A restart with a new configured cost: unknown users are verified at it until a user is seen.
+    verifiedAt.length = 0;
+    login = build(at(13));
+    await refused(login.login(attempt('nobody', 'x'), report));
+    await refused(login.login(attempt('alice', 'wrong'), report));
+    await refused(login.login(attempt('nobody', 'x'), report));
+    assert.deepEqual(verifiedAt, [13, 12, 12]);
+    assert.deepEqual(events.filter((e) => e.action === 'authn_login_fail').map((e) => e.input.reason), ['unknown_user', 'bad_password', 'unknown_user', 'bad_password', 'unknown_user', 'unknown_user', 'bad_password', 'unknown_user']);
   });
 });
