@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { startTestServer, type TestClient, type TestServer } from '../support/http-server.js';
-import { SAME_COST_BAND, judgeSameCost, median, seededRandom } from '../support/same-cost.js';
+import { mulberry32 } from '../support/random.js';
+import { SAME_COST_BAND, judgeSameCost, median } from '../support/same-cost.js';
 
 /**
  * ASVS 6.3.8: an unknown user must cost the same as a known one with a wrong password, so timing cannot enumerate
@@ -38,7 +39,7 @@ function oldCriterion(rounds: Array<{ a: number[]; b: number[] }>): boolean {
  * 5 to 30 ms.
  */
 function syntheticPairs(seed: number, costA: number, costB: number, pairs: number): { a: number[]; b: number[] } {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const sample = (cost: number, load: number): number => cost * load * Math.exp(0.15 * gauss()) + (random() < 0.125 ? 5 + 25 * random() : 0);
   const a: number[] = [];

@@ -29,14 +29,3 @@ export function judgeSameCost(a: readonly number[], b: readonly number[], band =
   return { ratio: Math.exp(logRatio), pass: Math.abs(logRatio) <= Math.log(band), pairs: a.length };
 }
 
-/** A deterministic pseudo-random source (mulberry32), so synthetic samples are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
