@@ -60,6 +60,14 @@ export interface Config {
   anomalyCron: string;
   reviewCron: string;
   alertWebhookUrl: string | undefined;
+  /** Geolocation of client addresses (docs/enrichment.md): GEOIP, GEOIP_CITY_DATABASE, GEOIP_ASN_DATABASE. */
+  geo: {
+    /** GEOIP=off turns it off. */
+    enabled: boolean;
+    /** Paths; undefined means the default database (DB-IP City Lite, when installed). */
+    cityDatabase: string[] | undefined;
+    asnDatabase: string[] | undefined;
+  };
 }
 
 /** Every environment variable that has a default, as text the parsers below read: the one table of them. */
@@ -176,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const allowedOrigins = [...new Set([...publicOrigins, ...origins('ALLOWED_ORIGINS')])];
   const trustProxy = parseTrustProxy(get('TRUST_PROXY'), problems);
+  const geo = parseGeo(get, problems);
 
   const usersFile = get('AUTH_USERS_FILE');
   if (usersFile === undefined && nodeEnv === 'production') problems.push('AUTH_USERS_FILE is required when NODE_ENV=production');
@@ -236,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     anomalyCron: get('ANOMALY_CRON', DEFAULTS.ANOMALY_CRON)!,
     reviewCron: get('REVIEW_CRON', DEFAULTS.REVIEW_CRON)!,
     alertWebhookUrl: url('ALERT_WEBHOOK_URL', ['http:', 'https:']),
+    geo,
   };
   if (problems.length > 0) throw new ConfigurationError(problems);
   return config;
@@ -265,6 +275,24 @@ function parseTrustProxy(text: string | undefined, problems: string[]): number |
     }
   }
   return list;
+}
+
+/**
+ * GEOIP (on by default; off, false, no or 0 for off) and the database paths, comma-separated (ip-location-db ships
+ * IPv4 and IPv6 apart). Whether the files open is checked at start, where the error names the file.
+ */
+function parseGeo(get: (name: string) => string | undefined, problems: string[]): Config['geo'] {
+  const switchText = (get('GEOIP') ?? 'on').toLowerCase();
+  const enabled = !['off', 'false', 'no', '0'].includes(switchText);
+  if (enabled && !['on', 'true', 'yes', '1'].includes(switchText)) problems.push(`GEOIP must be on or off (got "${switchText}")`);
+  const list = (name: string): string[] | undefined => {
+    const text = get(name);
+    return text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  const cityDatabase = list('GEOIP_CITY_DATABASE');
+  const asnDatabase = list('GEOIP_ASN_DATABASE');
+  if (!enabled && (cityDatabase || asnDatabase)) problems.push('GEOIP=off and GEOIP_CITY_DATABASE or GEOIP_ASN_DATABASE contradict each other: remove one');
+  return { enabled, cityDatabase, asnDatabase };
 }
 
 /** Strips credentials from a URL before it goes into a message. */

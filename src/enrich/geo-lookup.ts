@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import maxmind, { type Reader, type Response } from 'maxmind';
 import { ConfigurationError } from '../errors.js';
 import { recordToEcs } from './geo-records.js';
@@ -88,10 +89,30 @@ interface OpenedReader {
   ipVersion: number;
 }
 
-async function openDatabase(path: string, kind: 'city' | 'asn', option: string, cacheSize: number): Promise<{ opened: OpenedReader; info: GeoDatabaseInfo }> {
+/**
+ * Readers by file (path, size, modification time): several sentinels in one process (tests, tenants) share one copy
+ * of a database instead of holding 65 MB each. Readers never change after opening, so sharing them is safe.
+ */
+const READERS = new Map<string, Promise<Reader<Response>>>();
+
+async function readerOf(path: string): Promise<Reader<Response>> {
+  const resolved = resolve(path);
+  const { size, mtimeMs } = await stat(resolved);
+  const key = `${resolved}\u0000${size}\u0000${mtimeMs}`;
+  let reader = READERS.get(key);
+  if (!reader) {
+    reader = maxmind.open<Response>(resolved);
+    READERS.set(key, reader);
+    // A failed open is not remembered: the next start tries again.
+    reader.catch(() => READERS.delete(key));
+  }
+  return reader;
+}
+
+async function openDatabase(path: string, kind: 'city' | 'asn', option: string): Promise<{ opened: OpenedReader; info: GeoDatabaseInfo }> {
   let reader: Reader<Response>;
   try {
-    reader = await maxmind.open<Response>(path, { cache: { max: Math.max(1, cacheSize) } });
+    reader = await readerOf(path);
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new ConfigurationError(`options.${option}: cannot open the geolocation database ${path} (${why}). Give a MaxMind-format (.mmdb) file, or turn geolocation off.`, { code: 'config_geo_database', option, cause: error });
@@ -163,8 +184,8 @@ export async function openGeoLookup(options: GeoDatabaseOptions = {}, option = '
   const cityPaths = paths(options.cityDatabase) ?? defaultGeoDatabases() ?? [];
   const asnPaths = paths(options.asnDatabase) ?? [];
   const opened = await Promise.all([
-    ...cityPaths.map((path) => openDatabase(path, 'city', `${option}.cityDatabase`, cacheSize)),
-    ...asnPaths.map((path) => openDatabase(path, 'asn', `${option}.asnDatabase`, cacheSize)),
+    ...cityPaths.map((path) => openDatabase(path, 'city', `${option}.cityDatabase`)),
+    ...asnPaths.map((path) => openDatabase(path, 'asn', `${option}.asnDatabase`)),
   ]);
   const city = opened.filter((o) => o.info.kind === 'city').map((o) => o.opened);
   const asn = opened.filter((o) => o.info.kind === 'asn').map((o) => o.opened);

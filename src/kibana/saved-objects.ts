@@ -65,6 +65,9 @@ export const IDS = {
   alertsByRule: 'koa-sentinel-lens-alerts-by-rule',
   alertsOverTime: 'koa-sentinel-lens-alerts-over-time',
   alertsBySeverity: 'koa-sentinel-lens-alerts-by-severity',
+  loginsByCountry: 'koa-sentinel-lens-logins-by-country',
+  loginsByNetwork: 'koa-sentinel-lens-logins-by-network',
+  devicesPerUser: 'koa-sentinel-lens-devices-per-user',
   authDashboard: 'koa-sentinel-dashboard-authentication',
   alertsDashboard: 'koa-sentinel-dashboard-alerts',
 } as const;
@@ -81,6 +84,7 @@ const actions = (...names: EventAction[]): string => anyOf('event.action', names
 
 /** A login attempt with its result: accepted, refused (401) or refused while throttled (429). */
 const LOGIN_ATTEMPT = actions('authn_login_success', 'authn_login_successafterfail', 'authn_login_fail', 'excess_rate_limit_exceeded');
+const LOGIN_SUCCESS = actions('authn_login_success', 'authn_login_successafterfail');
 const FAILED_LOGIN = actions('authn_login_fail', 'excess_rate_limit_exceeded');
 
 /** The saved queries, by object id. */
@@ -92,7 +96,11 @@ export const QUERIES = {
   csrfRefusals: actions('malicious_csrf'),
   alerts: 'event.kind: alert',
   loginAttempts: LOGIN_ATTEMPT,
+  successfulLogins: LOGIN_SUCCESS,
 } as const;
+
+/** CC BY 4.0: wherever the default database's results are shown, its source is named. */
+const GEO_CREDIT = 'Places and networks come from the geolocation database configured (docs/enrichment.md); with the default one: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0. Private and documentation addresses are never geolocated.';
 
 function object(type: SavedObjectType, id: string, attributes: Record<string, unknown>, references: SavedObjectReference[] = []): SavedObject {
   return { id, type, coreMigrationVersion: CORE_MIGRATION_VERSION, typeMigrationVersion: TYPE_MIGRATION_VERSION[type], attributes, references };
@@ -180,15 +188,19 @@ const column = {
     label, customLabel: label !== '@timestamp', dataType: 'date', operationType: 'date_histogram', sourceField: '@timestamp', isBucketed: true, scale: 'interval',
     params: { interval, includeEmptyRows: interval === 'auto', dropPartials: false },
   }),
-  terms: (field: string, dataType: 'string' | 'ip' | 'number', size: number, orderBy: string, label: string): Column => ({
+  /** `missingBucket`: documents without the field make a "(missing value)" row instead of dropping out. */
+  terms: (field: string, dataType: 'string' | 'ip' | 'number', size: number, orderBy: string, label: string, missingBucket = false): Column => ({
     label, customLabel: true, dataType, operationType: 'terms', sourceField: field, isBucketed: true, scale: 'ordinal',
-    params: { size, orderBy: { type: 'column', columnId: orderBy }, orderDirection: 'desc', otherBucket: false, missingBucket: false, parentFormat: { id: 'terms' } },
+    params: { size, orderBy: { type: 'column', columnId: orderBy }, orderDirection: 'desc', otherBucket: false, missingBucket, parentFormat: { id: 'terms' } },
   }),
   count: (label: string): Column => ({
     label, customLabel: true, dataType: 'number', operationType: 'count', sourceField: '___records___', isBucketed: false, scale: 'ratio', params: { emptyAsNull: true },
   }),
   uniqueCount: (field: string, label: string): Column => ({
     label, customLabel: true, dataType: 'number', operationType: 'unique_count', sourceField: field, isBucketed: false, scale: 'ratio', params: { emptyAsNull: true },
+  }),
+  lastSeen: (label: string): Column => ({
+    label, customLabel: true, dataType: 'date', operationType: 'max', sourceField: '@timestamp', isBucketed: false, scale: 'ratio', params: { emptyAsNull: true },
   }),
 };
 
@@ -288,6 +300,39 @@ function visualizations(): SavedObject[] {
       visualization: xy('bar_stacked', 'time', ['requests'], 'status'),
     }),
     lens({
+      id: IDS.loginsByCountry, view: IDS.eventsView, query: QUERIES.loginAttempts, visualizationType: 'lnsXY',
+      title: '[koa-sentinel] Login attempts by country',
+      description: `Login attempts per country of the client address (source.geo.country_iso_code), success against failure: a country that suddenly sends failures is an attack from there. Un-geolocated addresses are left out. ${GEO_CREDIT}`,
+      columns: { country: column.terms('source.geo.country_iso_code', 'string', 15, 'attempts', 'Country'), outcome: column.terms('event.outcome', 'string', 3, 'attempts', 'Outcome'), attempts: column.count('Login attempts') },
+      visualization: xy('bar_horizontal_stacked', 'country', ['attempts'], 'outcome'),
+    }),
+    lens({
+      id: IDS.loginsByNetwork, view: IDS.eventsView, query: QUERIES.failedLogins, visualizationType: 'lnsDatatable',
+      title: '[koa-sentinel] Failed logins by network',
+      description: `Networks (autonomous systems, source.as.organization.name) with the most failed logins, how many accounts and addresses each used: many addresses of one hosting network against many accounts is a botnet or a proxy pool. Needs an ASN database. ${GEO_CREDIT}`,
+      columns: {
+        network: column.terms('source.as.organization.name', 'string', 10, 'failures', 'Network'),
+        failures: column.count('Failed logins'),
+        accounts: column.uniqueCount('user.name', 'Accounts tried'),
+        sources: column.uniqueCount('source.ip', 'Source IPs'),
+      },
+      visualization: table(['network', 'failures', 'accounts', 'sources'], 'failures'),
+    }),
+    lens({
+      id: IDS.devicesPerUser, view: IDS.eventsView, query: QUERIES.successfulLogins, visualizationType: 'lnsDatatable',
+      title: '[koa-sentinel] Devices per user',
+      description: 'Each user\'s devices, from successful logins: browser (user_agent.name), operating system (user_agent.os.name) and device (user_agent.device.name; desktops name none), how often and when last. A device a user never had is worth a question. Choose the user with the "User" control of the "Authentication security" dashboard.',
+      columns: {
+        user: column.terms('user.name', 'string', 20, 'logins', 'User'),
+        browser: column.terms('user_agent.name', 'string', 5, 'logins', 'Browser', true),
+        os: column.terms('user_agent.os.name', 'string', 5, 'logins', 'Operating system', true),
+        device: column.terms('user_agent.device.name', 'string', 5, 'logins', 'Device', true),
+        logins: column.count('Logins'),
+        last: column.lastSeen('Last login'),
+      },
+      visualization: table(['user', 'browser', 'os', 'device', 'logins', 'last'], 'logins'),
+    }),
+    lens({
       id: IDS.alertsByRule, view: IDS.alertsView, query: QUERIES.alerts, visualizationType: 'lnsXY',
       title: '[koa-sentinel] Alerts by rule and severity',
       description: 'Alerts per detection rule, stacked by severity (rule.category).',
@@ -379,7 +424,7 @@ function dashboard(id: string, title: string, description: string, panels: Panel
 function dashboards(): SavedObject[] {
   return [
     dashboard(IDS.authDashboard, '[koa-sentinel] Authentication security',
-      'Logins, failing sources, targeted accounts, token abuse, authorization and CSRF refusals. Choose a user in the "User" control to see that user only (the login history table first of all).',
+      'Logins, failing sources, targeted accounts, token abuse, authorization and CSRF refusals, where logins come from (countries, networks) and on what (devices per user). Choose a user in the "User" control to see that user only (the login history and devices tables first of all).',
       [
         { panelIndex: 'outcomes', type: 'lens', id: IDS.authOutcomes, x: 0, y: 0, w: 32, h: 12 },
         { panelIndex: 'sources', type: 'lens', id: IDS.topFailingSources, x: 32, y: 0, w: 16, h: 12 },
@@ -390,6 +435,9 @@ function dashboards(): SavedObject[] {
         { panelIndex: 'tokens', type: 'search', id: IDS.tokenAbuse, x: 24, y: 38, w: 24, h: 14 },
         { panelIndex: 'authz', type: 'search', id: IDS.authzFailures, x: 0, y: 52, w: 24, h: 12 },
         { panelIndex: 'csrf', type: 'search', id: IDS.csrfRefusals, x: 24, y: 52, w: 24, h: 12 },
+        { panelIndex: 'countries', type: 'lens', id: IDS.loginsByCountry, x: 0, y: 64, w: 24, h: 14 },
+        { panelIndex: 'networks', type: 'lens', id: IDS.loginsByNetwork, x: 24, y: 64, w: 24, h: 14 },
+        { panelIndex: 'devices', type: 'lens', id: IDS.devicesPerUser, x: 0, y: 78, w: 48, h: 14 },
       ],
       [{ id: 'user', field: 'user.name', title: 'User', view: IDS.eventsView }]),
     dashboard(IDS.alertsDashboard, '[koa-sentinel] Alerts',

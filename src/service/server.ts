@@ -4,7 +4,7 @@ import type bunyan from 'bunyan';
 import {
   createElasticClient, createEphemeralKeyRing, createFileUserDirectory, createKeyRing, createLogger,
   createMemoryUserDirectory, createRedisStore, createWebhookNotifier, formatDuration, hashPassword, redactUrl,
-  type Config, type KeyRing, type Notifier, type RedisStore, type Shipper, type UserDirectory, type UserRecord,
+  type Config, type Enricher, type KeyRing, type Notifier, type RedisStore, type Shipper, type UserDirectory, type UserRecord,
 } from '../index.js';
 import { createApp, type SentinelApp } from './app.js';
 
@@ -40,7 +40,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const es = config.elasticsearch;
   const shipping = Boolean(es.url) || options.spoolOnly === true;
   const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
-  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, stdout: options.stdout });
+  // Its stdout lines get the sentinel's enrichment too, once the sentinel exists (the logger is needed before it).
+  let enrich: Enricher = () => {};
+  const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, stdout: options.stdout, enrich: (doc) => enrich(doc) });
   const keyRing = buildKeyRing(config, logger);
   const users = await buildUsers(config, logger);
   const store = await buildStore(config, logger);
@@ -56,6 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       spoolDir: config.spoolDir,
       shipper: { onError: shipperErrorLine() },
     } : undefined,
+    enrichment: { geo: config.geo.enabled ? { cityDatabase: config.geo.cityDatabase, asnDatabase: config.geo.asnDatabase } : false },
     jobs: {
       anomalies: { cron: config.anomalyCron, notifiers },
       review: { cron: config.reviewCron },
@@ -76,6 +79,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
   });
   const { shipper } = sentinel.sentinel;
+  enrich = sentinel.sentinel.enrich;
   await sentinel.sentinel.start();
   if (shipper) {
     const queued = shipper.stats().queueDepth;

@@ -89,6 +89,16 @@ describe('loadConfig', () => {
     assert.equal(config.redisUrl, 'rediss://cache:6380');
   });
 
+  it('geolocation: on with the default database unless told otherwise; GEOIP=off; comma-separated database paths', () => {
+    assert.deepEqual(loadConfig({}).geo, { enabled: true, cityDatabase: undefined, asnDatabase: undefined });
+    assert.deepEqual(loadConfig({ GEOIP: 'off' }).geo, { enabled: false, cityDatabase: undefined, asnDatabase: undefined });
+    assert.deepEqual(loadConfig({ GEOIP_CITY_DATABASE: '/geo/v4.mmdb, /geo/v6.mmdb', GEOIP_ASN_DATABASE: '/geo/GeoLite2-ASN.mmdb' }).geo, {
+      enabled: true, cityDatabase: ['/geo/v4.mmdb', '/geo/v6.mmdb'], asnDatabase: ['/geo/GeoLite2-ASN.mmdb'],
+    });
+    assert.match(refuse({ GEOIP: 'maybe' }).message, /GEOIP must be on or off \(got "maybe"\)/);
+    assert.match(refuse({ GEOIP: 'off', GEOIP_ASN_DATABASE: '/geo/asn.mmdb' }).message, /GEOIP=off and GEOIP_CITY_DATABASE or GEOIP_ASN_DATABASE contradict/);
+  });
+
   it('lists every problem at once', () => {
     const error = refuse({
       NODE_ENV: 'staging',

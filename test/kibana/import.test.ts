@@ -179,7 +179,7 @@ describe('koa-sentinel kibana import', () => {
     assert.match(upload.fileName, /\.ndjson$/);
     assert.equal(upload.contentType, 'application/ndjson');
     assert.equal(upload.content, shippedText(), 'the upload is the shipped file');
-    assert.match(run.stdout, /Imported 18 saved objects into Kibana 8\.19\.3 at http:\/\/127\.0\.0\.1:\d+: 3 data views, 5 saved searches, 8 Lens visualizations, 2 dashboards\./);
+    assert.match(run.stdout, /Imported 21 saved objects into Kibana 8\.19\.3 at http:\/\/127\.0\.0\.1:\d+: 3 data views, 5 saved searches, 11 Lens visualizations, 2 dashboards\./);
     assert.ok(run.stdout.includes(`${kibana.url}/app/dashboards#/view/${IDS.authDashboard}`), run.stdout);
     assert.ok(run.stdout.includes(`${kibana.url}/app/dashboards#/view/${IDS.alertsDashboard}`));
     assert.equal(run.stderr, '');
@@ -264,7 +264,7 @@ describe('koa-sentinel kibana import', () => {
     assert.equal(run.code, 1);
     assert.equal(run.stdout, '');
     const lines = run.stderr.trim().split('\n');
-    assert.match(lines[0]!, /^koa-sentinel kibana import: Kibana 8\.19\.3 at http:\/\/127\.0\.0\.1:\d+ imported 15 of 18 objects; 3 failed:$/);
+    assert.match(lines[0]!, /^koa-sentinel kibana import: Kibana 8\.19\.3 at http:\/\/127\.0\.0\.1:\d+ imported 18 of 21 objects; 3 failed:$/);
     assert.equal(lines[1], `  index-pattern ${IDS.eventsView} ("sentinel-events-*"): conflict: an object with this id already exists; re-run with --overwrite to replace it.`);
     assert.equal(lines[2], `  dashboard ${IDS.authDashboard} ("[koa-sentinel] Authentication security"): missing_references: lens koa-sentinel-lens-gone not in the file nor in Kibana.`);
     assert.equal(lines[3], `  lens ${IDS.loginHistory} ("[koa-sentinel] Login history of one user"): unknown (500): Cannot read properties of undefined (reading 'currentIndexPatternId')`);
@@ -275,7 +275,7 @@ describe('koa-sentinel kibana import', () => {
     kibana.importAnswer = () => ({ status: 200, body: { success: false, successCount: 0, errors: [{ id: IDS.failedLogins, type: 'search', meta: { title: 'Failed logins' }, error: { type: 'missing_references', references: [{ type: 'index-pattern', id: 'nope' }] } }] } });
     const run = await cli(['kibana', 'import', '--url', kibana.url, '--api-key', API_KEY]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /imported 0 of 18 objects; 1 failed:/);
+    assert.match(run.stderr, /imported 0 of 21 objects; 1 failed:/);
     assert.match(run.stderr, /an import with a missing reference imports nothing at all/);
   });
 

@@ -22,9 +22,11 @@ import type { EcsDocument } from '../../src/logging/ecs.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createRequestLogger } from '../../src/logging/request-logger.js';
 import { IDS, parseNdjson, rewriteIndexPrefix } from '../../src/kibana/saved-objects.js';
+import { createEnricher } from '../../src/enrich/enricher.js';
+import type { GeoResult } from '../../src/enrich/types.js';
 import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { event, fail, indexEvents, success } from '../support/events.js';
-import { byId, lensRows, lensAggregations, lensState, searchSource, shippedText, toEsQuery, viewOf, type Row, type SavedObjectLine } from './support.js';
+import { byId, lensRows, lensAggregations, lensState, MISSING_VALUE, searchSource, shippedText, toEsQuery, viewOf, type Row, type SavedObjectLine } from './support.js';
 
 const MINUTE = 60_000;
 const LOGIN_ATTEMPT = new Set<string>(['authn_login_success', 'authn_login_successafterfail', 'authn_login_fail', 'excess_rate_limit_exceeded']);
@@ -32,6 +34,16 @@ const FAILED_LOGIN = new Set<string>(['authn_login_fail', 'excess_rate_limit_exc
 const BRUTE_FORCE_IP = '203.0.113.7';
 const SPRAY_IP = '198.51.100.9';
 const TAMPER_IP = '192.0.2.66';
+/** Public addresses the corpus's test geolocation knows; the corpus's other addresses are private or documentation ones. */
+const PLACES: Record<string, GeoResult> = {
+  '81.2.69.142': { geo: { country_iso_code: 'GB', city_name: 'London', location: { lat: 51.5142, lon: -0.0931 } }, as: { number: 20712, organization: { name: 'Andrews & Arnold Ltd' } } },
+  '89.160.20.129': { geo: { country_iso_code: 'SE', city_name: 'Linköping', location: { lat: 58.4167, lon: 15.6167 } }, as: { number: 29518, organization: { name: 'Bredband2 AB' } } },
+};
+const STUFFING_IPS = ['45.1.2.1', '45.1.2.2', '45.1.2.3', '45.1.2.4'];
+for (const ip of STUFFING_IPS) PLACES[ip] = { geo: { country_iso_code: 'US', location: { lat: 37.75, lon: -97.82 } }, as: { number: 64501, organization: { name: 'Hosting Example Inc' } } };
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+const WINDOWS_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+type Enriched = SecurityEvent & { source?: { geo?: { country_iso_code?: string }; as?: { organization?: { name?: string } } }; user_agent?: { name?: string; os?: { name?: string }; device?: { name?: string } } };
 
 /** The promise each saved search's title makes, written from the catalogue, not from the query. */
 const PROMISES: Record<string, (e: SecurityEvent) => boolean> = {
@@ -80,6 +92,13 @@ function corpus(t0: number): SecurityEvent[] {
   }
   events.push(event({ action: 'malicious_csrf', reason: 'cross_site', user: 'carol', ip: '10.0.1.3', at: at(20), path: '/api/notes' }));
   events.push(event({ action: 'malicious_csrf', reason: 'token_missing', user: 'carol', ip: '10.0.1.3', at: at(20.5), path: '/api/notes' }));
+  // From public addresses, for the country, network and device panels: alice on her phone in London, carol on
+  // Windows in Sweden, and a stuffing run from four addresses of one hosting network at accounts that exist already.
+  events.push(success('alice', '81.2.69.142', at(22), { userAgent: IPHONE }), success('carol', '89.160.20.129', at(23), { userAgent: WINDOWS_CHROME }));
+  for (const [k, ip] of STUFFING_IPS.entries()) events.push(fail(`user${k + 1}`, ip, at(24 + k * 0.1), { reason: 'unknown_user' }));
+  // What the server does before it writes them: the same enrichment, with a test geolocation (real user agent parsing).
+  const enrich = createEnricher({ geo: { lookup: (ip) => PLACES[ip] } });
+  for (const e of events) enrich(e as unknown as Record<string, unknown>);
   return events;
 }
 
@@ -273,6 +292,32 @@ describe('Kibana saved objects over real documents', () => {
       const rows = await runLens(IDS.responseCodes);
       assert.deepEqual(sumBy(rows, 'status', 'requests'), count(access, (d) => String((d.http as { response: { status_code: number } }).response.status_code)));
       assert.deepEqual([...sumBy(rows, 'status', 'requests').keys()].sort(), ['200', '401', '403', '404', '500']);
+    });
+
+    it('login attempts by country: geolocated attempts by outcome, private and documentation addresses left out', async () => {
+      const rows = await runLens(IDS.loginsByCountry);
+      const geolocated = (logins() as Enriched[]).filter((e) => e.source?.geo?.country_iso_code);
+      assert.deepEqual(new Map(rows.map((r) => [`${r.country}|${r.outcome}`, r.attempts])), count(geolocated, (e) => `${e.source!.geo!.country_iso_code}|${e.event.outcome}`));
+      assert.deepEqual(new Map(rows.map((r) => [`${r.country}|${r.outcome}`, r.attempts])), new Map([['US|failure', 4], ['GB|success', 1], ['SE|success', 1]]));
+    });
+
+    it('failed logins by network: the hosting network of the stuffing run, four accounts from four addresses', async () => {
+      const rows = await runLens(IDS.loginsByNetwork);
+      assert.deepEqual(rows, [{ network: 'Hosting Example Inc', failures: 4, accounts: 4, sources: 4 }]);
+    });
+
+    it('devices per user: browser, system and device of every successful login, desktops too; with the User control, one user\'s', async () => {
+      const rows = await runLens(IDS.devicesPerUser);
+      const successes = (events as Enriched[]).filter((e) => ['authn_login_success', 'authn_login_successafterfail'].includes(e.event.action) && e.user?.name);
+      const device = (e: Enriched): string => [e.user!.name, e.user_agent?.name ?? MISSING_VALUE, e.user_agent?.os?.name ?? MISSING_VALUE, e.user_agent?.device?.name ?? MISSING_VALUE].join('|');
+      assert.deepEqual(new Map(rows.map((r) => [[r.user, r.browser, r.os, r.device].join('|'), r.logins])), count(successes, device));
+      const alice = rows.filter((r) => r.user === 'alice').map((r) => [r.browser, r.os, r.device]).sort();
+      assert.deepEqual(alice, [['Firefox', 'Linux', MISSING_VALUE], ['Mobile Safari', 'iOS', 'Apple iPhone']]);
+      const last = rows.find((r) => r.device === 'Apple iPhone')!;
+      assert.equal(new Date(Number(last.last)).toISOString(), successes.find((e) => e.user_agent?.device?.name === 'Apple iPhone')!['@timestamp']);
+      const carol = await runLens(IDS.devicesPerUser, [{ match_phrase: { 'user.name': 'carol' } }]);
+      assert.ok(carol.length > 0 && carol.every((r) => r.user === 'carol'));
+      assert.ok(carol.some((r) => r.browser === 'Chrome' && r.os === 'Windows'));
     });
 
     it('alerts by rule and severity, over time, and by severity: the run\'s alerts, not the review', async () => {

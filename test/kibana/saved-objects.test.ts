@@ -136,6 +136,21 @@ function referenceUsed(o: SavedObjectLine, name: string): boolean {
   return false;
 }
 
+describe('kibana/koa-sentinel.ndjson: where from and on what (issue 11)', () => {
+  it('the authentication dashboard shows logins by country, failed logins by network and devices per user', () => {
+    const dashboard = byId(objects, IDS.authDashboard);
+    for (const id of [IDS.loginsByCountry, IDS.loginsByNetwork, IDS.devicesPerUser]) assert.ok(dashboard.references.some((r) => r.id === id && r.type === 'lens'), id);
+    const fieldsOf = (id: string): Array<string | undefined> => Object.values(Object.values(lensState(byId(objects, id)).datasourceStates.formBased.layers)[0]!.columns).map((c) => c.sourceField);
+    assert.ok(fieldsOf(IDS.loginsByCountry).includes('source.geo.country_iso_code'));
+    assert.ok(fieldsOf(IDS.loginsByNetwork).includes('source.as.organization.name'));
+    assert.deepEqual(fieldsOf(IDS.devicesPerUser).slice(0, 4), ['user.name', 'user_agent.name', 'user_agent.os.name', 'user_agent.device.name']);
+  });
+
+  it('panels that show geolocation results credit DB-IP, as its CC BY 4.0 licence asks', () => {
+    for (const id of [IDS.loginsByCountry, IDS.loginsByNetwork]) assert.match(String(byId(objects, id).attributes.description), /IP Geolocation by DB-IP \(https:\/\/db-ip\.com\), CC BY 4\.0/, id);
+  });
+});
+
 describe('kibana/koa-sentinel.ndjson: references', () => {
   it('every reference resolves to an object of the right type in the file, and every one is used', () => {
     let checked = 0;

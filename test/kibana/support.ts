@@ -101,7 +101,7 @@ export interface LensColumn {
   operationType: string;
   sourceField?: string;
   isBucketed: boolean;
-  params?: { size?: number; interval?: string; orderBy?: { type: string; columnId?: string }; orderDirection?: 'asc' | 'desc' };
+  params?: { size?: number; interval?: string; orderBy?: { type: string; columnId?: string }; orderDirection?: 'asc' | 'desc'; missingBucket?: boolean };
 }
 
 export interface LensLayer {
@@ -143,6 +143,9 @@ export function toEsQuery(query: { query: string; language: string }, filters: S
   return { bool: { filter: clauses, must_not: mustNot } };
 }
 
+/** The row key of documents without the field, in a terms column with missingBucket. */
+export const MISSING_VALUE = '(missing value)';
+
 const METRIC_AGGS: Record<string, string> = { unique_count: 'cardinality', sum: 'sum', average: 'avg', min: 'min', max: 'max' };
 
 /**
@@ -170,7 +173,9 @@ export function lensAggregations(layer: LensLayer): Record<string, unknown> {
     } else if (c.operationType === 'terms') {
       const by = c.params?.orderBy?.type === 'column' ? c.params.orderBy.columnId! : '_key';
       const key = by === '_key' ? '_key' : layer.columns[by]!.operationType === 'count' ? '_count' : by;
-      agg = { terms: { field: c.sourceField, size: c.params?.size ?? 3, order: { [key]: c.params?.orderDirection ?? 'desc' } } };
+      // missingBucket: Kibana sends a `missing` key, so documents without the field make a row of their own.
+      const missing = c.params?.missingBucket ? { missing: MISSING_VALUE } : {};
+      agg = { terms: { field: c.sourceField, size: c.params?.size ?? 3, order: { [key]: c.params?.orderDirection ?? 'desc' }, ...missing } };
     } else {
       throw new Error(`no translation for Lens bucket operation ${c.operationType}`);
     }
