@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { createElasticClient } from '../src/elastic/client.js';
@@ -13,7 +15,7 @@ import { startRedis } from '../test/support/redis.js';
 import { loadEvents, timeRules } from './anomaly.js';
 import { bulkHelper, ours } from './shipper.js';
 
-const VARIANTS = ['bare', 'sentinel', 'redis', 'app', 'full', 'koa-jwt'] as const;
+const VARIANTS = ['bare', 'sentinel', 'redis', 'app', 'full', 'koa-jwt', 'peer'] as const;
 type Variant = (typeof VARIANTS)[number];
 /** Login and refresh throughput, memory store against Redis store (bench/http-targets.ts). */
 const AUTH_VARIANTS = ['auth-memory', 'auth-redis'] as const;
@@ -22,31 +24,97 @@ const AUTH_PASSWORD = 'bench password 0123456789';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 50;
+/** Requests per target for the CPU figure (a fixed count, every one answered). */
+const CPU_REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000);
 
 interface Target {
   child: ChildProcess;
   port: number;
   cookie: string;
   path: string;
+  /** Indices that get one document per answered request (targets that ship to Elasticsearch). */
+  count?: string;
+  /** Requests answered 2xx so far, warm-up included: what `count` must reach. */
+  answered: number;
+}
+
+/** User + system CPU time of a process in ms, from /proc (Linux): the server's own cost, threads included. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 async function startTarget(variant: Variant | AuthVariant, env: NodeJS.ProcessEnv): Promise<Target> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/http-targets.ts', variant], { stdio: ['ignore', 'pipe', 'ignore'], env });
   const lines = createInterface({ input: child.stdout! });
   const [line] = (await once(lines, 'line')) as [string];
-  const { port, cookie, path } = JSON.parse(line) as { port: number; cookie: string; path: string };
-  return { child, port, cookie, path };
+  const { port, cookie, path, count } = JSON.parse(line) as { port: number; cookie: string; path: string; count?: string };
+  return { child, port, cookie, path, count, answered: 0 };
 }
 
-async function load(target: Target, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
+interface LoadResult {
+  rps: number;
+  p99: number;
+  errors: number;
+  /** Seconds Elasticsearch needed after the load to hold every document of it (shipping targets). */
+  drainS?: number;
+}
+
+async function load(target: Target, seconds: number, es?: ReturnType<typeof createElasticClient>): Promise<LoadResult> {
   const result = await autocannon({
     url: `http://127.0.0.1:${target.port}${target.path}`,
     connections: CONNECTIONS,
     duration: seconds,
     headers: target.cookie ? { cookie: target.cookie } : {},
   });
-  const errors = result.errors + result.non2xx;
-  return { rps: result.requests.average, p99: result.latency.p99, errors };
+  // Requests still in flight when the time is up are answered (and logged) but not counted by autocannon: the
+  // backlog wait below allows for them, the exact count is taken by `fixedCount`.
+  target.answered += result['2xx'];
+  const out: LoadResult = { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  // The next target must not pay for this one's backlog: wait until Elasticsearch holds a document per request.
+  if (target.count && es) out.drainS = await drain(es, target);
+  return out;
+}
+
+/**
+ * `amount` requests, every one answered: the server's CPU time (user + system, all its threads) per request, and for
+ * a shipping target the documents Elasticsearch gained, which must be exactly one per request.
+ */
+async function fixedCount(target: Target, amount: number, es: ReturnType<typeof createElasticClient>): Promise<{ cpuUs: number; errors: number; gained?: number }> {
+  const before = target.count ? await indexed(es, target.count) : 0;
+  const cpuBefore = cpuMs(target.child.pid!);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${target.port}${target.path}`,
+    connections: CONNECTIONS,
+    amount,
+    headers: target.cookie ? { cookie: target.cookie } : {},
+  });
+  const cpu = cpuMs(target.child.pid!) - cpuBefore;
+  target.answered += result['2xx'];
+  const out: { cpuUs: number; errors: number; gained?: number } = { cpuUs: (cpu * 1000) / amount, errors: result.errors + result.non2xx };
+  if (target.count) {
+    await drain(es, target);
+    // Let a straggler (a duplicate would be one) arrive before counting.
+    await sleep(2000);
+    out.gained = (await indexed(es, target.count)) - before;
+  }
+  return out;
+}
+
+async function indexed(es: ReturnType<typeof createElasticClient>, pattern: string): Promise<number> {
+  await es.indices.refresh({ index: pattern, ignore_unavailable: true, allow_no_indices: true });
+  return (await es.count({ index: pattern, ignore_unavailable: true, allow_no_indices: true })).count;
+}
+
+async function drain(es: ReturnType<typeof createElasticClient>, target: Target): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < 300_000) {
+    if ((await indexed(es, target.count!)) >= target.answered) return (Date.now() - started) / 1000;
+    await sleep(500);
+  }
+  throw new Error(`${target.count}: ${await indexed(es, target.count!)} documents for ${target.answered} answered requests after 300 s`);
 }
 
 const median = (values: number[]): number => {
@@ -179,31 +247,58 @@ async function authThroughput(env: NodeJS.ProcessEnv): Promise<void> {
 async function verifiedRoute(env: NodeJS.ProcessEnv): Promise<void> {
   const targets = new Map<Variant, Target>();
   for (const variant of VARIANTS) targets.set(variant, await startTarget(variant, env));
-  const results = new Map<Variant, Array<{ rps: number; p99: number; errors: number }>>(VARIANTS.map((v) => [v, []]));
+  const results = new Map<Variant, LoadResult[]>(VARIANTS.map((v) => [v, []]));
+  const es = createElasticClient({ url: env.ELASTICSEARCH_URL!, requestTimeoutMs: 120_000 });
+  const exactlyOnce: Record<string, { answered: number; indexed: number }> = {};
+  const cpu = new Map<Variant, number>();
   try {
-    for (const variant of VARIANTS) await load(targets.get(variant)!, 1); // warm-up: JIT and caches
+    for (const variant of VARIANTS) await load(targets.get(variant)!, 1, es); // warm-up: JIT and caches
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const variant of VARIANTS) {
-        const r = await load(targets.get(variant)!, SECONDS);
+        const r = await load(targets.get(variant)!, SECONDS, es);
         results.get(variant)!.push(r);
-        console.log(`round ${round} ${variant.padEnd(9)} ${Math.round(r.rps).toString().padStart(7)} req/s  p99 ${r.p99} ms${r.errors ? `  ERRORS ${r.errors}` : ''}`);
+        const drained = r.drainS === undefined ? '' : `  Elasticsearch caught up ${r.drainS.toFixed(1)} s later`;
+        console.log(`round ${round} ${variant.padEnd(9)} ${Math.round(r.rps).toString().padStart(7)} req/s  p99 ${r.p99} ms${drained}${r.errors ? `  ERRORS ${r.errors}` : ''}`);
       }
+    }
+    for (const variant of VARIANTS) {
+      const c = await fixedCount(targets.get(variant)!, CPU_REQUESTS, es);
+      cpu.set(variant, c.cpuUs);
+      if (c.errors) results.get(variant)!.push({ rps: NaN, p99: NaN, errors: c.errors });
+      if (c.gained !== undefined) exactlyOnce[variant] = { answered: CPU_REQUESTS, indexed: c.gained };
+      console.log(`cpu   ${variant.padEnd(9)} ${c.cpuUs.toFixed(0).padStart(5)} µs/request over ${CPU_REQUESTS} requests${c.gained === undefined ? '' : `, ${c.gained} documents indexed`}`);
     }
   } finally {
     for (const target of targets.values()) target.child.kill();
+    await es.close();
   }
   const summary = Object.fromEntries(VARIANTS.map((v) => {
     const runs = results.get(v)!;
-    return [v, { rps: Math.round(median(runs.map((r) => r.rps))), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) }];
-  })) as Record<Variant, { rps: number; p99: number; errors: number }>;
-  console.log('\nGET route, 50 connections, medians of', ROUNDS, 'rounds of', SECONDS, 's');
+    return [v, {
+      rps: Math.round(median(runs.filter((r) => !Number.isNaN(r.rps)).map((r) => r.rps))),
+      p99: median(runs.filter((r) => !Number.isNaN(r.p99)).map((r) => r.p99)),
+      'cpu µs/req': Math.round(cpu.get(v) ?? NaN),
+      errors: runs.reduce((n, r) => n + r.errors, 0),
+    }];
+  })) as Record<Variant, { rps: number; p99: number; 'cpu µs/req': number; errors: number }>;
+  console.log('\nGET route, 50 connections, medians of', ROUNDS, 'rounds of', SECONDS, 's (server CPU: user + system time of its process)');
   console.table(summary);
   const ratio = (a: Variant, b: Variant): string => (summary[a].rps / summary[b].rps).toFixed(2);
-  console.log(`sentinel / bare   = ${ratio('sentinel', 'bare')}x   (target >= 0.85)`);
-  console.log(`redis / bare      = ${ratio('redis', 'bare')}x   (target >= 0.7: the Redis store, local cache of 250 ms)`);
-  console.log(`app / bare        = ${ratio('app', 'bare')}x   (reference app, request log to a null stream)`);
-  console.log(`full / bare       = ${ratio('full', 'bare')}x   (target >= 0.7: verification, request log, security events, shipping)`);
+  const cpuRatio = (a: Variant, b: Variant): string => (summary[a]['cpu µs/req'] / summary[b]['cpu µs/req']).toFixed(2);
+  console.log(`sentinel / bare    = ${ratio('sentinel', 'bare')}x   (target >= 0.85)`);
+  console.log(`redis / bare       = ${ratio('redis', 'bare')}x   (target >= 0.7: the Redis store, local cache of 250 ms)`);
+  console.log(`app / bare         = ${ratio('app', 'bare')}x   (target >= 0.6: the whole reference app, no Elasticsearch)`);
+  console.log(`app / koa-jwt      = ${ratio('app', 'koa-jwt')}x   (target >= 5)`);
+  console.log(`full / bare        = ${ratio('full', 'bare')}x   (target >= 0.4: the whole app shipping every access record and security event)`);
+  console.log(`full / peer        = ${ratio('full', 'peer')}x   (target >= 1.5: koa-jwt + koa-pino-logger + pino-elasticsearch, same Elasticsearch)`);
+  console.log(`cpu full / bare    = ${cpuRatio('full', 'bare')}x   (target <= 2: server CPU per request)`);
+  console.log(`cpu full / peer    = ${cpuRatio('full', 'peer')}x`);
   console.log(`sentinel / koa-jwt = ${ratio('sentinel', 'koa-jwt')}x   (target >= 5)`);
+  for (const [variant, once] of Object.entries(exactlyOnce)) {
+    console.log(`${variant}: ${once.answered} requests answered, ${once.indexed} documents indexed${once.indexed === once.answered ? ' (each exactly once)' : '  MISMATCH'}`);
+    // Ours must be exact; the peer stack's count is reported as it is.
+    if (variant === 'full' && once.indexed !== once.answered) process.exitCode = 1;
+  }
   if (Object.values(summary).some((s) => s.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');
     process.exitCode = 1;
