@@ -72,7 +72,8 @@ export { createAnomalyRunner, type AnomalyRunner, type AnomalyRunnerOptions, typ
 export { RULES, type Rule, type Finding, type Window, type Severity } from './anomaly/rules/index.js';
 export type { AlertDocument } from './anomaly/alerts.js';
 export { createLogNotifier, createWebhookNotifier, alertText, type Notifier, type WebhookOptions } from './anomaly/notifiers.js';
-export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview } from './anomaly/review.js';
+export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview, type NewDevice } from './anomaly/review.js';
+export { renderReviewHtml } from './anomaly/review-html.js';
 export { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, JOB_DEFAULTS, type ScheduledJob, type JobHooks, type DailyReviewJobOptions, type RetentionJobOptions } from './jobs.js';
 
 // Kibana saved objects

@@ -1,58 +1,159 @@
 import type { ElasticClient } from '../elastic/client.js';
 import { dailyIndex } from '../elastic/templates.js';
+import { ECS_VERSION } from '../events/security-event.js';
+import { renderReviewHtml } from './review-html.js';
+import { NEW_DEVICE_BASELINE_DAYS, UNKNOWN, type CountRow, type DailyReview, type NewDevice } from './review-types.js';
+
+export type { CountRow, DailyReview, NewDevice } from './review-types.js';
 
 /**
- * The daily review security staff asked for: the day's logins by outcome, the top failing sources and users, and
- * alerts by rule. Stored in `<prefix>-alerts-*` as `event.kind: metric` (id `review-YYYY-MM-DD`, so a re-run
- * replaces it) and rendered as a plain-text report.
+ * The daily review security staff asked for: the day's logins by outcome and by hour, the top failing sources,
+ * countries and users, devices new to their user, and alerts by rule and severity. Stored in `<prefix>-alerts-*`
+ * as an ECS `event.kind: metric` document (id `review-YYYY-MM-DD`, so a re-run replaces it) together with its HTML
+ * page (review-html.ts), and rendered as a plain-text report.
  */
 
-export interface DailyReview {
-  day: string;
-  logins: { success: number; failure: number };
-  events: Record<string, number>;
-  topFailingSources: Array<{ key: string; count: number }>;
-  topFailingUsers: Array<{ key: string; count: number }>;
-  alertsByRule: Array<{ key: string; count: number }>;
-}
+const DAY_MS = 86_400_000;
+const SUCCESS_ACTIONS = ['authn_login_success', 'authn_login_successafterfail'];
+/** Bounds of the new-device search: combinations read per request, requests, and rows reported. */
+const DEVICE_PAGE = 1000;
+const DEVICE_PAGES = 10;
+const NEW_DEVICES_SHOWN = 50;
 
 type Buckets = { buckets: Array<{ key: string; doc_count: number }> };
-const top = (agg: unknown): Array<{ key: string; count: number }> => ((agg as Buckets | undefined)?.buckets ?? []).map((b) => ({ key: String(b.key), count: b.doc_count }));
+const top = (agg: unknown): CountRow[] => ((agg as Buckets | undefined)?.buckets ?? []).map((b) => ({ key: String(b.key), count: b.doc_count }));
 
-export async function buildDailyReview(client: ElasticClient, indexPrefix: string, day: Date): Promise<DailyReview> {
-  const start = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()));
-  const end = new Date(start.getTime() + 86_400_000);
-  const range = { range: { '@timestamp': { gte: start.toISOString(), lt: end.toISOString() } } };
+interface DeviceCombo {
+  user: string;
+  browser: string;
+  os: string;
+  device: string;
+  first: number;
+}
+
+const comboKey = (c: Omit<DeviceCombo, 'first'>): string => JSON.stringify([c.user, c.browser, c.os, c.device]);
+
+/** Every (user, browser, system, device) of successful logins in a range, with its first time; bounded. */
+async function deviceCombos(client: ElasticClient, index: string, gte: number, lt: number, users?: string[]): Promise<DeviceCombo[]> {
+  const combos: DeviceCombo[] = [];
+  const filter: unknown[] = [{ range: { '@timestamp': { gte: new Date(gte).toISOString(), lt: new Date(lt).toISOString() } } }, { terms: { 'event.action': SUCCESS_ACTIONS } }];
+  if (users) filter.push({ terms: { 'user.name': users } });
+  let after: Record<string, unknown> | undefined;
+  for (let page = 0; page < DEVICE_PAGES; page += 1) {
+    const response = await client.search({
+      index, ignore_unavailable: true, allow_no_indices: true, size: 0,
+      query: { bool: { filter } },
+      aggs: {
+        combos: {
+          composite: {
+            size: DEVICE_PAGE,
+            sources: [
+              { user: { terms: { field: 'user.name' } } },
+              { browser: { terms: { field: 'user_agent.name', missing_bucket: true } } },
+              { os: { terms: { field: 'user_agent.os.name', missing_bucket: true } } },
+              { device: { terms: { field: 'user_agent.device.name', missing_bucket: true } } },
+            ],
+            ...(after ? { after } : {}),
+          },
+          aggs: { first: { min: { field: '@timestamp' } } },
+        },
+      },
+    });
+    const agg = (response.aggregations as Record<string, { buckets: Array<{ key: Record<string, string | null>; first: { value: number } }>; after_key?: Record<string, unknown> }> | undefined)?.combos;
+    for (const bucket of agg?.buckets ?? []) {
+      combos.push({ user: String(bucket.key.user), browser: bucket.key.browser ?? UNKNOWN, os: bucket.key.os ?? UNKNOWN, device: bucket.key.device ?? UNKNOWN, first: bucket.first.value });
+    }
+    if (!agg?.after_key || agg.buckets.length < DEVICE_PAGE) break;
+    after = agg.after_key;
+  }
+  return combos;
+}
+
+/** Devices of the day that their user, seen in the baseline days, never used there. Users with no history are left out. */
+async function newDevices(client: ElasticClient, index: string, start: number, end: number): Promise<NewDevice[]> {
+  const today = await deviceCombos(client, index, start, end);
+  if (today.length === 0) return [];
+  const users = [...new Set(today.map((c) => c.user))];
+  const known = new Set<string>();
+  const withHistory = new Set<string>();
+  // A terms query takes up to 65 536 values; a thousand at a time keeps each request small.
+  for (let i = 0; i < users.length; i += 1000) {
+    for (const combo of await deviceCombos(client, index, start - NEW_DEVICE_BASELINE_DAYS * DAY_MS, start, users.slice(i, i + 1000))) {
+      known.add(comboKey(combo));
+      withHistory.add(combo.user);
+    }
+  }
+  return today
+    .filter((combo) => withHistory.has(combo.user) && !known.has(comboKey(combo)))
+    .sort((a, b) => a.first - b.first || a.user.localeCompare(b.user))
+    .slice(0, NEW_DEVICES_SHOWN)
+    .map(({ first, ...combo }) => ({ ...combo, firstSeen: new Date(first).toISOString() }));
+}
+
+export async function buildDailyReview(client: ElasticClient, indexPrefix: string, day: Date, builtAt: Date = new Date()): Promise<DailyReview> {
+  const start = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate());
+  const end = start + DAY_MS;
+  const range = { range: { '@timestamp': { gte: new Date(start).toISOString(), lt: new Date(end).toISOString() } } };
   const fail = { term: { 'event.action': 'authn_login_fail' } };
-  const [events, alerts] = await Promise.all([
+  const success = { terms: { 'event.action': SUCCESS_ACTIONS } };
+  const eventsIndex = `${indexPrefix}-events-*`;
+  const [events, alerts, devices] = await Promise.all([
     client.search({
-      index: `${indexPrefix}-events-*`, ignore_unavailable: true, allow_no_indices: true, size: 0,
+      index: eventsIndex, ignore_unavailable: true, allow_no_indices: true, size: 0,
       query: { bool: { filter: [range] } },
       aggs: {
         actions: { terms: { field: 'event.action', size: 50 } },
-        success: { filter: { terms: { 'event.action': ['authn_login_success', 'authn_login_successafterfail'] } } },
-        failure: { filter: fail, aggs: { sources: { terms: { field: 'source.ip', size: 10 } }, users: { terms: { field: 'user.name', size: 10 } } } },
+        success: { filter: success },
+        failure: {
+          filter: fail,
+          aggs: {
+            sources: { terms: { field: 'source.ip', size: 10 } },
+            countries: { terms: { field: 'source.geo.country_iso_code', size: 10, missing: UNKNOWN } },
+            users: { terms: { field: 'user.name', size: 10 } },
+          },
+        },
+        hours: {
+          date_histogram: { field: '@timestamp', fixed_interval: '1h', min_doc_count: 0, extended_bounds: { min: start, max: end - 1 } },
+          aggs: { success: { filter: success }, failure: { filter: fail } },
+        },
       },
     }),
     client.search({
       index: `${indexPrefix}-alerts-*`, ignore_unavailable: true, allow_no_indices: true, size: 0,
       query: { bool: { filter: [range, { term: { 'event.kind': 'alert' } }] } },
-      aggs: { rules: { terms: { field: 'rule.id', size: 50 } } },
+      aggs: { rules: { terms: { field: 'rule.id', size: 50 } }, severities: { terms: { field: 'sentinel.alert.severity', size: 10 } } },
     }),
+    newDevices(client, eventsIndex, start, end),
   ]);
   // No index for the day means no aggregations at all.
-  const aggs = (events.aggregations ?? {}) as Record<string, { doc_count?: number; sources?: unknown; users?: unknown; buckets?: unknown }>;
+  const aggs = (events.aggregations ?? {}) as Record<string, { doc_count?: number; sources?: unknown; countries?: unknown; users?: unknown; buckets?: unknown }>;
+  const hourBuckets = new Map(((aggs.hours?.buckets ?? []) as Array<{ key: number; success: { doc_count: number }; failure: { doc_count: number } }>).map((b) => [b.key, b]));
+  const alertAggs = (alerts.aggregations ?? {}) as Record<string, unknown>;
   return {
-    day: start.toISOString().slice(0, 10),
+    day: new Date(start).toISOString().slice(0, 10),
+    builtAt: builtAt.toISOString(),
     logins: { success: aggs.success?.doc_count ?? 0, failure: aggs.failure?.doc_count ?? 0 },
+    hourly: Array.from({ length: 24 }, (_, h) => {
+      const at = start + h * 3_600_000;
+      const bucket = hourBuckets.get(at);
+      return { hour: new Date(at).toISOString(), success: bucket?.success.doc_count ?? 0, failure: bucket?.failure.doc_count ?? 0 };
+    }),
     events: Object.fromEntries(top(aggs.actions).map((b) => [b.key, b.count])),
     topFailingSources: top(aggs.failure?.sources),
+    topFailingCountries: top(aggs.failure?.countries),
     topFailingUsers: top(aggs.failure?.users),
-    alertsByRule: top((alerts.aggregations as Record<string, unknown> | undefined)?.rules),
+    newDevices: devices,
+    alertsByRule: top(alertAggs.rules),
+    alertsBySeverity: top(alertAggs.severities),
   };
 }
 
-export async function storeDailyReview(client: ElasticClient, indexPrefix: string, review: DailyReview): Promise<void> {
+/**
+ * Stores the review and its HTML page (rendered here unless given) as `review-<day>`. ECS: a metric, no
+ * categorisation (ECS expects `event.category` on events, not on metrics); the review itself and the page live under
+ * `sentinel.*`, kept in `_source` and not indexed.
+ */
+export async function storeDailyReview(client: ElasticClient, indexPrefix: string, review: DailyReview, html: string = renderReviewHtml(review)): Promise<void> {
   const at = `${review.day}T23:59:59.999Z`;
   await client.index({
     index: dailyIndex(indexPrefix, 'alerts', at),
@@ -60,17 +161,27 @@ export async function storeDailyReview(client: ElasticClient, indexPrefix: strin
     refresh: 'wait_for',
     document: {
       '@timestamp': at,
+      ecs: { version: ECS_VERSION },
       message: `Daily security review for ${review.day}`,
-      event: { id: `review-${review.day}`, kind: 'metric', dataset: 'sentinel.review', created: new Date().toISOString() },
-      sentinel: { review },
+      event: {
+        id: `review-${review.day}`, kind: 'metric', dataset: 'sentinel.review', created: new Date().toISOString(),
+        start: `${review.day}T00:00:00.000Z`, end: at,
+      },
+      sentinel: { review, review_html: html },
     },
   });
 }
 
+/** Control characters as `?`: user names come from clients, and a terminal obeys the escape sequences it prints. */
+const printable = (text: string): string => text.replace(/\p{Cc}/gu, '?');
+
 export function formatDailyReview(review: DailyReview): string {
-  const list = (rows: Array<{ key: string; count: number }>): string =>
-    rows.length ? rows.map((r) => `    ${String(r.count).padStart(6)}  ${r.key}`).join('\n') : '    (none)';
+  const list = (rows: CountRow[]): string =>
+    rows.length ? rows.map((r) => `    ${String(r.count).padStart(6)}  ${printable(r.key)}`).join('\n') : '    (none)';
   const total = review.logins.success + review.logins.failure;
+  const devices = review.newDevices.length
+    ? review.newDevices.map((d) => printable(`    ${d.firstSeen.slice(11, 16)}  ${d.user}: ${d.browser} on ${d.os}${d.device === UNKNOWN ? '' : ` (${d.device})`}`)).join('\n')
+    : '    (none)';
   return [
     `Security review for ${review.day} (UTC)`,
     '',
@@ -79,11 +190,20 @@ export function formatDailyReview(review: DailyReview): string {
     '  Top failing sources:',
     list(review.topFailingSources),
     '',
+    '  Top failing countries:',
+    list(review.topFailingCountries),
+    '',
     '  Top failing users:',
     list(review.topFailingUsers),
     '',
+    '  New devices:',
+    devices,
+    '',
     '  Alerts by rule:',
     list(review.alertsByRule),
+    '',
+    '  Alerts by severity:',
+    list(review.alertsBySeverity),
     '',
     '  All security events:',
     list(Object.entries(review.events).map(([key, count]) => ({ key, count }))),

@@ -12,10 +12,30 @@ export interface CliIo {
 export const EXIT = {
   // Done, nothing to act on.
   ok: 0,
-  // Done, with something to act on: alerts found, objects Kibana refused, Elasticsearch refusing the templates.
+  // Done, with something to act on: new alerts, objects Kibana refused, Elasticsearch refusing the templates.
   findings: 1,
-  // Not done: a usage or configuration error, or a service that cannot be reached or refuses the credentials.
+  // Not done: a usage or configuration error (for the commands without code 3: also a service that cannot be
+  // reached or refuses the credentials).
   error: 2,
+  // Not done: Elasticsearch cannot be reached, refuses the credentials or the request (the anomalies commands).
+  unavailable: 3,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * A problem with what the operator asked for, not with a service: `usage` (an unknown option, a value that cannot
+ * be read), `output_failed` (a file the command was told to write cannot be written). Exit code 2.
+ */
+export class CliError extends Error {
+  readonly code: 'usage' | 'output_failed';
+
+  constructor(code: CliError['code'], message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CliError';
+    this.code = code;
+  }
+}
+
+/** One line for the terminal: alerts quote user names, which clients choose, and a terminal obeys escape sequences. */
+export const printable = (text: string): string => text.replace(/\p{Cc}/gu, '?');

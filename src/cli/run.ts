@@ -14,12 +14,19 @@ const USAGE = `Usage: koa-sentinel <command>
 Commands:
   serve                          Run the reference server (configuration from the environment).
   setup                          Install the Elasticsearch index templates (safe to run again).
-  anomalies run [--since 1h] [--json]
-                                 Run the anomaly rules once. Exit 0: no alert, 1: alerts, 2: error.
+  setup roles [--format json|yaml|api-keys] [--prefix p] [--expiration 90d]
+                                 Print the least-privilege role descriptors, a roles.yml or API-key requests.
+  setup identities               Create those roles and a native user per SENTINEL_<IDENTITY>_PASSWORD set.
+  anomalies run [--since 1h] [--until now] [--any-alert] [--json]
+                                 Run the anomaly rules once (--until now: the open window too, on demand).
+                                 Exit 0: no new alert, 1: new alerts (--any-alert: any alert in the range
+                                 judged), 2: usage or configuration error, 3: Elasticsearch unreachable.
   anomalies list [--since 24h] [--json]
                                  List recent alerts, newest first.
-  anomalies review [--day YYYY-MM-DD] [--json]
-                                 Build, store and print the daily security review (default: today, UTC).
+  anomalies review [--day YYYY-MM-DD] [--html FILE] [--json]
+                                 Build, store and print the daily security review (default: today, UTC);
+                                 --html also writes it as one self-contained HTML page.
+                                 With --json, anomalies errors are JSON on stdout too: {"error":{"code","message"}}.
   users add <name> [--role r]... [--disabled] [--file path]
                                  Add or replace a user in AUTH_USERS_FILE; the password is read from stdin.
   users passwd|disable|revoke-sessions <name> [--file path]
