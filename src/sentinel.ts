@@ -10,6 +10,7 @@ import { createLoginHistory, type LoginHistoryPage, type LoginHistoryQuery } fro
 import type { RetentionDays } from './elastic/retention.js';
 import { setupElasticsearch } from './elastic/setup.js';
 import { createShipper, type Shipper, type ShipperOptions, type ShipperStats } from './elastic/shipper.js';
+import { spoolGuard } from './elastic/spool-guard.js';
 import { createEnricher } from './enrich/enricher.js';
 import { checkGeoDatabaseOptions, openGeoLookup, type GeoDatabaseOptions } from './enrich/geo-lookup.js';
 import type { Enricher, GeoLookup } from './enrich/types.js';
@@ -224,7 +225,7 @@ export function createSentinel(options: SentinelOptions): Sentinel {
     if (shipper) {
       const { lastError: _error, ...stats } = shipper.stats();
       shipperStats = stats;
-      shipperDown = (client !== undefined && !stats.elasticsearchReachable) || stats.queueDepth > DEFAULTS.queueDegradedAt;
+      shipperDown = (client !== undefined && !stats.elasticsearchReachable) || stats.queueDepth > DEFAULTS.queueDegradedAt || !stats.spoolWritable;
     }
     const degraded = storeDown || shipperDown || extraDegraded === true;
     return { status: degraded ? 'degraded' : 'ok', sessionStore, ...(shipperStats ? { shipper: shipperStats } : { elasticsearch: 'not configured' }), ...details };
@@ -263,6 +264,7 @@ export function createSentinel(options: SentinelOptions): Sentinel {
       },
     }),
     securityHeaders({ hsts: http.hsts ?? options.production === true }),
+    ...(shipper ? [spoolGuard(shipper, healthPath)] : []),
     jsonBody({ limit: http.jsonLimit, onRefuse: (ctx) => inputEvent(ctx, 'unsupported_media_type', 415) }),
     kit.authenticate,
     kit.csrf,

@@ -55,6 +55,8 @@ export interface Config {
     allowHttp: boolean;
   };
   spoolDir: string;
+  /** SPOOL_ON_FAILURE: drop (default: serve on, count the losses) or refuse (503 while the spool cannot be written). */
+  spoolOnFailure: 'drop' | 'refuse';
   retention: { events: number; access: number; alerts: number; deadletter: number; cron: string };
   redisUrl: string | undefined;
   anomalyCron: string;
@@ -84,6 +86,7 @@ export const DEFAULTS = {
   JWT_CLOCK_TOLERANCE: '5s',
   ES_INDEX_PREFIX: 'sentinel',
   SPOOL_DIR: './.sentinel-spool',
+  SPOOL_ON_FAILURE: 'drop',
   ANOMALY_CRON: '*/5 * * * *',
   REVIEW_CRON: '0 23 * * *',
   RETENTION_CRON: '30 3 * * *',
@@ -184,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const allowedOrigins = [...new Set([...publicOrigins, ...origins('ALLOWED_ORIGINS')])];
   const trustProxy = parseTrustProxy(get('TRUST_PROXY'), problems);
+  const spoolOnFailure = get('SPOOL_ON_FAILURE', DEFAULTS.SPOOL_ON_FAILURE)!;
+  if (spoolOnFailure !== 'drop' && spoolOnFailure !== 'refuse') problems.push(`SPOOL_ON_FAILURE must be drop or refuse (got "${spoolOnFailure}")`);
   const geo = parseGeo(get, problems);
 
   const usersFile = get('AUTH_USERS_FILE');
@@ -234,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowHttp,
     },
     spoolDir: get('SPOOL_DIR', DEFAULTS.SPOOL_DIR)!,
+    spoolOnFailure: spoolOnFailure as Config['spoolOnFailure'],
     retention: {
       events: days('RETENTION_EVENTS_DAYS'),
       access: days('RETENTION_ACCESS_DAYS'),

@@ -45,6 +45,15 @@ export interface ShipperOptions {
   maxMemoryBytes?: number;
   /** Beyond this on disk, new access records are dropped (counted); security events are always kept. Default 1 GiB. */
   maxSpoolBytes?: number;
+  /**
+   * What the app should do while the spool cannot be written (a full disk): 'drop' (default) keeps serving and
+   * counts what is lost (`dropped`, `droppedSecurity`); 'refuse' makes `refuses()` true, so the sentinel answers
+   * every request but the health route with 503 dependency_unavailable rather than serve requests whose audit
+   * events would be lost. Either way the health report says degraded until a write succeeds again.
+   */
+  onSpoolFailure?: 'drop' | 'refuse';
+  /** While the spool cannot be written, how often (ms) `stats()` and `refuses()` test whether it can again. Default 1000. */
+  spoolRecheckMs?: number;
   /** Bulk requests in flight. Default 2. */
   concurrency?: number;
   /** Backoff bounds: the first retry waits up to retryBaseMs, each next one up to twice as long, never over retryMaxMs. Defaults 250 ms and 30 s. */
@@ -76,7 +85,12 @@ export interface ShipperStats {
   duplicates: number;
   retried: number;
   deadLettered: number;
+  /** Documents not written: access records beyond maxSpoolBytes, and any document whose spool write failed. */
   dropped: number;
+  /** Of those, security events and alerts (the durable documents): audit records lost to a failed spool write. */
+  droppedSecurity: number;
+  /** False from a failed spool write until a write, or a probe of the folder, succeeds again. */
+  spoolWritable: boolean;
   inFlight: number;
   elasticsearchReachable: boolean;
   lastError: string | null;
@@ -94,6 +108,8 @@ export interface Shipper {
   /** flush() then stop sending; what is left stays on disk for the next start. */
   close(deadlineMs?: number): Promise<boolean>;
   stats(): ShipperStats;
+  /** True while the spool cannot be written and `onSpoolFailure` is 'refuse': requests should be refused. */
+  refuses(): boolean;
 }
 
 const DEFAULTS = {
@@ -106,6 +122,8 @@ const DEFAULTS = {
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   requestTimeoutMs: 30_000,
+  onSpoolFailure: 'drop' as 'drop' | 'refuse',
+  spoolRecheckMs: 1000,
   familyOf: familyByDataset,
   isDurable: securityAndAlertsAreDurable,
   onError: (() => undefined) as NonNullable<ShipperOptions['onError']>,
@@ -114,7 +132,7 @@ const DEFAULTS = {
   random: Math.random,
 };
 
-const NUMBER_OPTIONS = ['batchSize', 'batchBytes', 'maxBatchAgeMs', 'maxMemoryBytes', 'maxSpoolBytes', 'concurrency', 'retryBaseMs', 'retryMaxMs', 'requestTimeoutMs'] as const;
+const NUMBER_OPTIONS = ['batchSize', 'batchBytes', 'maxBatchAgeMs', 'maxMemoryBytes', 'maxSpoolBytes', 'concurrency', 'retryBaseMs', 'retryMaxMs', 'requestTimeoutMs', 'spoolRecheckMs'] as const;
 const FUNCTION_OPTIONS = ['familyOf', 'isDurable', 'onError', 'now', 'random'] as const;
 /** Flush and its waits poll at least this often, and no backoff outlasts it while a flush is under way. */
 const FLUSH_STEP_MS = 250;
@@ -135,6 +153,7 @@ function resolveOptions(options: ShipperOptions): Resolved {
     if (!Number.isInteger(o[name])) throw new ConfigurationError(`The ${name} option must be a whole number.`);
   }
   if (o.retryMaxMs < o.retryBaseMs) throw new ConfigurationError('The retryMaxMs option must be no smaller than retryBaseMs.');
+  if (o.onSpoolFailure !== 'drop' && o.onSpoolFailure !== 'refuse') throw new ConfigurationError("The onSpoolFailure option must be 'drop' or 'refuse'.", { option: 'onSpoolFailure' });
   for (const name of FUNCTION_OPTIONS) {
     if (typeof o[name] !== 'function') throw new ConfigurationError(`The ${name} option must be a function.`);
   }
@@ -154,7 +173,12 @@ export function createShipper(options: ShipperOptions): Shipper {
     read: (chunk) => itemsFromLines(indexPrefix, spool.read(chunk.path), familyOf, now()),
   });
   const builder = createChunkBuilder({
-    spool, timers, batchSize: o.batchSize, batchBytes: o.batchBytes, maxBatchAgeMs: o.maxBatchAgeMs, onError: report,
+    spool, timers, batchSize: o.batchSize, batchBytes: o.batchBytes, maxBatchAgeMs: o.maxBatchAgeMs,
+    onError(message, error) {
+      // Sealing a chunk could not write its buffered tail: the spool is failing.
+      markUnwritable();
+      report(message, error);
+    },
     onSeal(chunk) {
       queue.add(chunk);
       pump();
@@ -168,12 +192,26 @@ export function createShipper(options: ShipperOptions): Shipper {
   let wake: { timer: unknown; at: number } | undefined;
   const waiters = new Set<() => void>();
   const stats = {
-    delivered: 0, duplicates: 0, retried: 0, deadLettered: 0, dropped: 0,
+    delivered: 0, duplicates: 0, retried: 0, deadLettered: 0, dropped: 0, droppedSecurity: 0,
     elasticsearchReachable: sending,
     lastError: sending ? null : 'spool-only: no Elasticsearch configured' as string | null,
     lastErrorAt: null as string | null,
     lastDeliveryAt: null as string | null,
   };
+
+  /** Spool health: a failed write marks it unwritable; a later write, or a probe at most every spoolRecheckMs, clears it. */
+  let spoolWritable = true;
+  let probedAt = 0;
+  function markUnwritable(): void {
+    spoolWritable = false;
+    probedAt = now();
+  }
+  function spoolWritableNow(): boolean {
+    if (spoolWritable || now() - probedAt < o.spoolRecheckMs) return spoolWritable;
+    probedAt = now();
+    spoolWritable = spool.probe();
+    return spoolWritable;
+  }
 
   function report(message: string, error?: unknown): void {
     stats.lastError = message;
@@ -337,18 +375,24 @@ export function createShipper(options: ShipperOptions): Shipper {
     },
 
     write(doc) {
+      let durable = false;
       try {
         const family = familyOf(doc);
         if (!family) return;
-        const durable = isDurable(doc);
+        durable = isDurable(doc);
         if (!durable && queue.spoolBytes + builder.bytes > o.maxSpoolBytes) {
           stats.dropped += 1;
           return;
         }
         builder.append(toBulkItem(indexPrefix, doc, family, JSON.stringify(doc), now()), durable);
+        // Only a durable document was written to the file just now; others may still sit in the write buffer.
+        if (durable) spoolWritable = true;
       } catch (error) {
-        // Logging must never stop the app (ASVS 16.5.1); a full disk shows up in the health report instead.
+        // Logging must never stop the app (ASVS 16.5.1); a full disk shows up in the health report instead, and
+        // with onSpoolFailure 'refuse' the app stops serving until the spool takes writes again.
         stats.dropped += 1;
+        if (durable) stats.droppedSecurity += 1;
+        markUnwritable();
         report(`Spool write failed: ${(error as Error).message}`, error);
       }
     },
@@ -371,7 +415,12 @@ export function createShipper(options: ShipperOptions): Shipper {
         spoolBytes: queue.spoolBytes + builder.bytes,
         inFlight,
         ...stats,
+        spoolWritable: spoolWritableNow(),
       };
+    },
+
+    refuses() {
+      return o.onSpoolFailure === 'refuse' && !spoolWritableNow();
     },
   };
 }

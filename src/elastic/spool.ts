@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -16,10 +16,18 @@ export interface ChunkFile {
 export interface ChunkWriter {
   readonly name: string;
   readonly path: string;
-  /** Appends lines; written to the OS at once when `sync`, otherwise buffered until the next sync append or close. */
+  /**
+   * Appends lines; written to the OS at once when `sync`, otherwise buffered until the next sync append or close.
+   * When the write fails (a full disk) it throws, and `text` is neither in the file nor in the buffer; lines
+   * buffered before it stay buffered for the next write.
+   */
   append(text: string, sync: boolean): void;
-  /** Writes what is buffered (write(2), no fsync: a killed process loses nothing, a lost machine may). */
+  /**
+   * Writes what is buffered (write(2), no fsync: a killed process loses nothing, a lost machine may). A failed
+   * write is cut back out of the file, so the file only ever holds whole lines, and the buffer is kept.
+   */
   flush(): void;
+  /** Flushes and closes; the file is closed even when the flush throws. */
   close(): void;
 }
 
@@ -34,6 +42,8 @@ export interface Spool {
   remove(path: string): void;
   /** Appends one JSON line to deadletter.ndjson; kept forever, for people to inspect. */
   deadLetter(entry: Record<string, unknown>): void;
+  /** Whether a page-sized file can be written in the folder now (after a failed write: has space come back?). */
+  probe(): boolean;
 }
 
 export interface SpoolOptions {
@@ -45,6 +55,8 @@ const CHUNK = /^chunk-\d{14}-\d{8}\.ndjson$/;
 /** Appends of buffered (non-durable) lines are written to the OS once this much has accumulated. */
 const WRITE_BUFFER_CHARS = 256 * 1024;
 const NEWLINE = 0x0a;
+/** One memory page: a full tmpfs or disk refuses it, as it refuses the next chunk line. */
+const PROBE = Buffer.alloc(4096);
 
 export function createSpool(dir: string, options: SpoolOptions = {}): Spool {
   const now = options.now ?? (() => Date.now());
@@ -65,25 +77,48 @@ export function createSpool(dir: string, options: SpoolOptions = {}): Spool {
       const fd = openSync(path, 'a', 0o600);
       let buffer = '';
       let open = true;
+      /** Bytes of whole lines in the file. */
+      let written = 0;
       const flush = (): void => {
         if (!buffer || !open) return;
-        const data = buffer;
+        const data = Buffer.from(buffer);
+        try {
+          // write(2) may write part of the data before the disk fills up; Node does not loop for us.
+          for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+        } catch (error) {
+          try {
+            ftruncateSync(fd, written);
+          } catch {
+            // the next successful flush writes after the fragment; replay skips a line it cannot parse
+          }
+          throw error;
+        }
+        written += data.length;
         buffer = '';
-        writeSync(fd, data);
       };
       return {
         name,
         path,
         append(text, sync) {
+          const before = buffer.length;
           buffer += text;
-          if (sync || buffer.length > WRITE_BUFFER_CHARS) flush();
+          if (!sync && buffer.length <= WRITE_BUFFER_CHARS) return;
+          try {
+            flush();
+          } catch (error) {
+            buffer = buffer.slice(0, before);
+            throw error;
+          }
         },
         flush,
         close() {
           if (!open) return;
-          flush();
-          open = false;
-          closeSync(fd);
+          try {
+            flush();
+          } finally {
+            open = false;
+            closeSync(fd);
+          }
         },
       };
     },
@@ -107,6 +142,21 @@ export function createSpool(dir: string, options: SpoolOptions = {}): Spool {
     },
     deadLetter(entry) {
       appendFileSync(join(dir, 'deadletter.ndjson'), `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    },
+    probe() {
+      const path = join(dir, '.probe');
+      try {
+        writeFileSync(path, PROBE, { mode: 0o600 });
+        return true;
+      } catch {
+        return false;
+      } finally {
+        try {
+          unlinkSync(path);
+        } catch {
+          // not there
+        }
+      }
     },
   };
 }

@@ -56,7 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       client,
       indexPrefix: es.indexPrefix,
       spoolDir: config.spoolDir,
-      shipper: { onError: shipperErrorLine() },
+      shipper: { onError: shipperErrorLine(), onSpoolFailure: config.spoolOnFailure },
     } : undefined,
     enrichment: { geo: config.geo.enabled ? { cityDatabase: config.geo.cityDatabase, asnDatabase: config.geo.asnDatabase } : false },
     jobs: {

@@ -4,7 +4,7 @@
  * through a proxy, crashes, memory under load) is covered by shipper.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, mock, type TestContext } from 'node:test';
@@ -452,14 +452,68 @@ describe('shipper (fake client, fake timers)', () => {
       assert.deepEqual(chunkFiles(dir), []);
     });
 
-    it('drops new access records (counted) beyond maxSpoolBytes, but always keeps security events', (t) => {
-      const { shipper } = shipperWith(t, undefined, { maxSpoolBytes: 500 });
-      for (let i = 0; i < 10; i += 1) shipper.write(doc('sentinel.access'));
-      const security = doc();
-      shipper.write(security);
-      const stats = shipper.stats();
-      assert.ok(stats.dropped > 0 && stats.dropped < 10);
-      assert.equal(stats.queueDepth, 10 - stats.dropped + 1);
+    it('drops new access records (counted) beyond maxSpoolBytes, always keeps security events, and takes access records again once delivered', async (t) => {
+      const fake = fakeClient();
+      const { shipper } = shipperWith(t, fake, { maxSpoolBytes: 500 });
+      const access = Array.from({ length: 10 }, () => doc('sentinel.access'));
+      for (const d of access) shipper.write(d);
+      const kept = 10 - shipper.stats().dropped;
+      assert.ok(kept >= 3 && kept <= 5, `${kept} access records of about 130 bytes fit in 500 bytes`);
+      assert.ok(shipper.stats().spoolBytes > 500);
+      const security = Array.from({ length: 20 }, () => doc());
+      for (const d of security) shipper.write(d);
+      let stats = shipper.stats();
+      assert.equal(stats.dropped, 10 - kept, 'no security event was dropped, however far over the limit');
+      assert.equal(stats.droppedSecurity, 0);
+      assert.equal(stats.queueDepth, kept + 20);
+      assert.equal(stats.spoolWritable, true, 'over the limit is not a failed write');
+
+      shipper.start();
+      assert.equal(await shipper.flush(), true);
+      assert.deepEqual(fake.calls.flatMap((c) => c.ids), [...access.slice(0, kept), ...security].map((d) => d.event.id), 'exactly the kept documents were sent');
+      shipper.write(doc('sentinel.access'));
+      stats = shipper.stats();
+      assert.equal(stats.dropped, 10 - kept, 'below the limit again: the access record is kept');
+      assert.equal(stats.queueDepth, 1);
+    });
+
+    it('counts what a failed spool write loses, security events apart, reports the spool unwritable, and probes it again every spoolRecheckMs', (t) => {
+      const dir = spoolDir(t);
+      const { shipper, errors } = shipperWith(t, undefined, { dir, spoolRecheckMs: 1000 });
+      assert.equal(shipper.stats().spoolWritable, true);
+      rmSync(dir, { recursive: true, force: true });
+      shipper.write(doc());
+      shipper.write(doc('sentinel.access'));
+      let stats = shipper.stats();
+      assert.deepEqual([stats.dropped, stats.droppedSecurity, stats.spoolWritable, stats.queueDepth], [2, 1, false, 0]);
+      assert.match(errors[0]!, /Spool write failed: ENOENT/);
+      assert.equal(shipper.refuses(), false, "onSpoolFailure 'drop' (the default) never refuses");
+
+      mkdirSync(dir);
+      mock.timers.tick(999);
+      assert.equal(shipper.stats().spoolWritable, false, 'not probed again before spoolRecheckMs');
+      mock.timers.tick(1);
+      assert.equal(shipper.stats().spoolWritable, true, 'the probe found the folder writable');
+      assert.deepEqual(readdirSync(dir), [], 'the probe leaves nothing behind');
+      shipper.write(doc());
+      stats = shipper.stats();
+      assert.deepEqual([stats.dropped, stats.droppedSecurity, stats.queueDepth], [2, 1, 1]);
+    });
+
+    it("with onSpoolFailure 'refuse', refuses() from a failed write until a write or a probe succeeds", (t) => {
+      const dir = spoolDir(t);
+      const { shipper } = shipperWith(t, undefined, { dir, onSpoolFailure: 'refuse', spoolRecheckMs: 1000 });
+      assert.equal(shipper.refuses(), false);
+      rmSync(dir, { recursive: true, force: true });
+      shipper.write(doc());
+      assert.equal(shipper.refuses(), true);
+      mock.timers.tick(1000);
+      assert.equal(shipper.refuses(), true, 'the probe fails while the folder is gone');
+      mkdirSync(dir);
+      assert.equal(shipper.refuses(), true, 'the next probe is due 1000 ms after the last one');
+      mock.timers.tick(1000);
+      assert.equal(shipper.refuses(), false);
+      assert.equal(shipper.stats().droppedSecurity, 1);
     });
 
     it('write never throws, even when the spool cannot be written', (t) => {
@@ -487,6 +541,8 @@ describe('shipper (fake client, fake timers)', () => {
         [{ timers: { setTimeout } as unknown as Timers }, /timers option/],
         [{ client: {} as ElasticClient }, /client option/],
         [{ dir: '' }, /dir option/],
+        [{ onSpoolFailure: 'close' as never }, /onSpoolFailure option must be 'drop' or 'refuse'/],
+        [{ spoolRecheckMs: 0 }, /spoolRecheckMs/],
       ];
       for (const [options, message] of bad) {
         assert.throws(() => createShipper({ ...base, ...options }), (error: Error) => error instanceof ConfigurationError && message.test(error.message), JSON.stringify(options));
