@@ -13,6 +13,7 @@ import { createElasticClient } from '../src/elastic/client.js';
 import { startElasticsearch } from '../test/support/elasticsearch.js';
 import { startRedis } from '../test/support/redis.js';
 import { loadEvents, timeRules } from './anomaly.js';
+import { enrichment } from './enrichment.js';
 import { bulkHelper, ours } from './shipper.js';
 
 const VARIANTS = ['bare', 'sentinel', 'redis', 'app', 'full', 'koa-jwt', 'peer'] as const;
@@ -124,6 +125,9 @@ const median = (values: number[]): number => {
 };
 
 async function main(): Promise<void> {
+  // In process, no Elasticsearch: BENCH_ONLY=enrichment runs it alone in seconds.
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('enrichment')) await enrichment();
+  if (process.env.BENCH_ONLY === 'enrichment') return;
   const env = { ...process.env };
   let stopElasticsearch: (() => Promise<void>) | undefined;
   if (!env.ELASTICSEARCH_URL) {

@@ -141,12 +141,13 @@ function find(readers: readonly OpenedReader[], address: string, v6: boolean): u
   return undefined;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
+/** Freezes an answer and the objects in it (their shape is known: no generic walk on this path). */
+function freeze(result: GeoResult): GeoResult {
+  if (result.geo?.location) Object.freeze(result.geo.location);
+  if (result.as?.organization) Object.freeze(result.as.organization);
+  Object.freeze(result.geo);
+  Object.freeze(result.as);
+  return Object.freeze(result);
 }
 
 /** A cached lookup over opened readers. Answers are frozen: every document of one address shares them. */
@@ -165,7 +166,7 @@ function readerLookup(city: readonly OpenedReader[], asn: readonly OpenedReader[
         const v6 = address.includes(':');
         const place = recordToEcs(find(cityReaders, address, v6));
         const network = recordToEcs(find(asnReaders, address, v6))?.as ?? place?.as;
-        if (place?.geo || network) result = deepFreeze({ ...(place?.geo ? { geo: place.geo } : {}), ...(network ? { as: network } : {}) });
+        if (place?.geo || network) result = freeze(place?.geo && network ? { geo: place.geo, as: network } : place?.geo ? { geo: place.geo } : { as: network! });
       }
       cache.set(ip, result);
       return result ?? undefined;

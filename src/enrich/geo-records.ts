@@ -20,13 +20,20 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 const object = (value: unknown): Json | undefined => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined);
 const englishName = (value: unknown): string | undefined => text(object(object(value)?.names)?.en);
 
+/** ICU takes microseconds per name: remembered (two capital letters make at most 676 keys). */
+const countryNames = new Map<string, string | undefined>();
+
 function countryName(code: string | undefined): string | undefined {
   if (code === undefined || !/^[A-Z]{2}$/.test(code)) return undefined;
+  if (countryNames.has(code)) return countryNames.get(code);
+  let name: string | undefined;
   try {
-    return COUNTRY_NAMES.of(code);
+    name = COUNTRY_NAMES.of(code);
   } catch {
-    return undefined;
+    name = undefined;
   }
+  countryNames.set(code, name);
+  return name;
 }
 
 function location(latitude: unknown, longitude: unknown): SourceGeo['location'] {
@@ -36,14 +43,17 @@ function location(latitude: unknown, longitude: unknown): SourceGeo['location'] 
   return { lat: Math.round(latitude * 1e5) / 1e5, lon: Math.round(longitude * 1e5) / 1e5 };
 }
 
-/** Drops undefined members; undefined when nothing is left. */
+/**
+ * The defined members of `value` in a new object; undefined when none is. A copy rather than `delete`, which would
+ * turn the object into a slow dictionary.
+ */
 function compact<T extends object>(value: T): T | undefined {
-  let any = false;
-  for (const key of Object.keys(value) as Array<keyof T>) {
-    if (value[key] === undefined) delete value[key];
-    else any = true;
+  let out: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = value[key];
+    if (item !== undefined) (out ??= {})[key] = item;
   }
-  return any ? value : undefined;
+  return out as T | undefined;
 }
 
 function maxmindGeo(record: Json): SourceGeo | undefined {

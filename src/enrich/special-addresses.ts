@@ -1,10 +1,10 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv6 } from 'node:net';
 
 /**
  * Addresses that are never geolocated: they name no place (private, loopback, link-local, carrier-grade NAT,
  * multicast, reserved) or are reserved for examples (documentation ranges), so a database answer for them would be
  * wrong or made up. The IANA special-purpose address registries (RFC 6890 and its updates) plus multicast; the
- * names are ipaddr.js's where it has one. node:net's BlockList does the matching, so no dependency is needed.
+ * names are ipaddr.js's where it has one. No dependency: IPv4 is matched by arithmetic, IPv6 by node:net's BlockList.
  */
 export const SPECIAL_RANGES = [
   { range: '0.0.0.0/8', name: 'unspecified' },
@@ -38,10 +38,34 @@ export const SPECIAL_RANGES = [
   { range: 'ff00::/8', name: 'multicast' },
 ] as const;
 
-const BLOCKED = new BlockList();
+const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** An IPv4 address as an unsigned 32-bit number; undefined when it is not one. */
+function ipv4Number(text: string): number | undefined {
+  const m = DOTTED.exec(text);
+  if (!m) return undefined;
+  let value = 0;
+  for (let i = 1; i <= 4; i += 1) {
+    const octet = m[i]!;
+    // No leading zeros: 010.0.0.1 is octal to some parsers and refused by node:net; refuse it here too.
+    if (octet.length > 1 && octet[0] === '0') return undefined;
+    const n = Number(octet);
+    if (n > 255) return undefined;
+    value = value * 256 + n;
+  }
+  return value;
+}
+
+// IPv4 by arithmetic (node:net's BlockList builds an object per check: microseconds), IPv6 by BlockList.
+const IPV4_RANGES: Array<[network: number, mask: number]> = [];
+const IPV6_BLOCKED = new BlockList();
 for (const { range } of SPECIAL_RANGES) {
   const [network, bits] = range.split('/') as [string, string];
-  BLOCKED.addSubnet(network, Number(bits), network.includes(':') ? 'ipv6' : 'ipv4');
+  if (network.includes(':')) IPV6_BLOCKED.addSubnet(network, Number(bits), 'ipv6');
+  else {
+    const mask = Number(bits) === 0 ? 0 : (0xffff_ffff << (32 - Number(bits))) >>> 0;
+    IPV4_RANGES.push([ipv4Number(network)!, mask]);
+  }
 }
 
 const MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
@@ -51,9 +75,12 @@ const MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
  * IPv4 form. Undefined when it is not an IP address or lies in a special range.
  */
 export function geolocatableAddress(ip: string): string | undefined {
-  const mapped = MAPPED.exec(ip)?.[1];
-  const address = mapped ?? ip;
-  if (isIPv4(address)) return BLOCKED.check(address, 'ipv4') ? undefined : address;
-  if (isIPv6(address)) return BLOCKED.check(address, 'ipv6') ? undefined : address;
+  const address = (ip.includes(':') ? MAPPED.exec(ip)?.[1] : undefined) ?? ip;
+  const v4 = ipv4Number(address);
+  if (v4 !== undefined) {
+    for (const [network, mask] of IPV4_RANGES) if (((v4 & mask) >>> 0) === network) return undefined;
+    return address;
+  }
+  if (isIPv6(address)) return IPV6_BLOCKED.check(address, 'ipv6') ? undefined : address;
   return undefined;
 }
