@@ -10,9 +10,14 @@ export interface Notifier {
   notify(alert: AlertDocument): Promise<void>;
 }
 
+/** The most precise ATT&CK id of an alert: the sub-technique (T1110.003) when there is one, else the technique. */
+export function techniqueOf(alert: AlertDocument): string {
+  return alert.threat.technique.subtechnique?.id ?? alert.threat.technique.id;
+}
+
 export function alertText(alert: AlertDocument): string {
   const a = alert.sentinel.alert;
-  return `[${String(a.severity).toUpperCase()}] ${alert.rule.name} (${alert.threat.technique.id}): ${alert.message.slice(alert.rule.name.length + 2)}`;
+  return `[${String(a.severity).toUpperCase()}] ${alert.rule.name} (${techniqueOf(alert)}): ${alert.message.slice(alert.rule.name.length + 2)}`;
 }
 
 /** Writes each alert through `log` (the bunyan logger's warn/error). */
@@ -57,7 +62,7 @@ export function createWebhookNotifier(options: WebhookOptions): Notifier {
       const body = JSON.stringify({
         text: alertText(alert),
         alert: {
-          id: alert.event.id, rule: alert.rule.id, name: alert.rule.name, severity: a.severity, technique: alert.threat.technique.id,
+          id: alert.event.id, rule: alert.rule.id, name: alert.rule.name, severity: a.severity, technique: techniqueOf(alert),
           entity: a.entity, entity_type: a.entity_type, count: a.count, window_start: a.window_start, window_end: a.window_end,
           first_seen: a.first_seen, last_seen: a.last_seen, message: alert.message,
         },

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { ECS_VERSION } from '../events/security-event.js';
 import type { BulkItem } from './bulk-request.js';
 import type { Rejection } from './bulk-response.js';
 import { dailyIndex, type IndexFamily } from './templates.js';
@@ -57,13 +58,17 @@ export function itemsFromLines(
   return items;
 }
 
-/** The record of a refused document, for deadletter.ndjson and the `<prefix>-deadletter-*` index. */
+/**
+ * The record of a refused document, for deadletter.ndjson and the `<prefix>-deadletter-*` index. ECS calls a
+ * document the ingest path could not take `event.kind: pipeline_error`.
+ */
 export function deadLetterRecord(item: BulkItem, rejection: Rejection, now: number): ShippedDocument {
   const type = rejection.error?.type ?? 'unknown';
   const record = {
     '@timestamp': new Date(now).toISOString(),
+    ecs: { version: ECS_VERSION },
     message: `Elasticsearch rejected a document (${rejection.status} ${type})`,
-    event: { id: randomUUID(), kind: 'event', dataset: 'sentinel.deadletter' },
+    event: { id: randomUUID(), kind: 'pipeline_error', dataset: 'sentinel.deadletter' },
     error: { type, message: String(rejection.error?.reason ?? '').slice(0, DEAD_LETTER_REASON_CHARS) },
     sentinel: { deadletter: { index: item.index, document_id: item.id, status: rejection.status, document: item.line.slice(0, DEAD_LETTER_DOCUMENT_CHARS) } },
   };

@@ -92,6 +92,7 @@ const DEADLETTER_PROPERTIES: Mapping = {
   '@timestamp': date,
   message: { type: 'text' },
   event: obj({ id: keyword, kind: keyword, dataset: keyword }),
+  ecs: obj({ version: keyword }),
   error: obj({ type: keyword, message: { type: 'text' } }),
   sentinel: obj({ deadletter: obj({ index: keyword, document_id: keyword, status: long, document: stored }) }),
 };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EcsEvent, EcsHttp, EcsRelated, EcsSource, EcsUrl, EcsUser, EcsUserAgent } from '@elastic/ecs';
 import { EVENT_CATALOGUE, type EventAction, type EventLevel, type EventOutcome } from './catalogue.js';
 
 export const ECS_VERSION = '8.11.0';
@@ -14,6 +15,8 @@ export interface SecurityEventInput {
   message?: string;
   outcome?: EventOutcome;
   user?: { name?: string; id?: string; roles?: readonly string[] };
+  /** The user an action was taken on (`user.target`): whose sessions an administrator ended, whose history they read. */
+  target?: { name?: string; id?: string };
   source?: { ip?: string };
   userAgent?: string;
   http?: { method?: string; statusCode?: number; requestId?: string };
@@ -25,13 +28,16 @@ export interface SecurityEventInput {
   durationNs?: number;
 }
 
-/** An ECS document for one security event. Plain JSON: safe to log, journal and index as it is. */
+/**
+ * An ECS document for one security event. Plain JSON: safe to log, journal and index as it is. The field sets are
+ * the `@elastic/ecs` types, narrowed to what we always write.
+ */
 export interface SecurityEvent {
   '@timestamp': string;
   ecs: { version: string };
   message: string;
   log: { level: EventLevel };
-  event: {
+  event: EcsEvent & {
     id: string;
     kind: 'event';
     action: EventAction;
@@ -42,11 +48,14 @@ export interface SecurityEvent {
     dataset: 'sentinel.security';
     duration?: number;
   };
-  user?: { name?: string; id?: string; roles?: string[] };
-  source?: { ip: string };
-  user_agent?: { original: string };
-  http?: { request?: { method?: string; id?: string }; response?: { status_code: number } };
-  url?: { path: string };
+  user?: Pick<EcsUser, 'name' | 'id'> & { roles?: string[]; target?: Pick<NonNullable<EcsUser['target']>, 'name' | 'id'> };
+  /** `geo` and `as` are filled in by enrichment hooks (docs/events.md#enrichment), never by the builder. */
+  source?: Pick<EcsSource, 'geo' | 'as'> & { ip: string };
+  user_agent?: EcsUserAgent & { original: string };
+  http?: Pick<EcsHttp, 'request'> & { response?: { status_code: number } };
+  url?: EcsUrl & { path: string };
+  /** Every user name and address the event mentions, so one search finds an entity in any role. */
+  related?: { user?: string[]; ip?: string[] } & Omit<EcsRelated, 'user' | 'ip'>;
   sentinel?: Record<string, unknown>;
   service?: { name: string };
 }
@@ -77,6 +86,12 @@ export function buildSecurityEvent(action: EventAction, input: SecurityEventInpu
     if (input.user.id !== undefined) doc.user.id = input.user.id;
     if (input.user.roles !== undefined) doc.user.roles = [...input.user.roles];
   }
+  if (input.target && (input.target.name !== undefined || input.target.id !== undefined)) {
+    const target: NonNullable<NonNullable<SecurityEvent['user']>['target']> = {};
+    if (input.target.name !== undefined) target.name = input.target.name;
+    if (input.target.id !== undefined) target.id = input.target.id;
+    doc.user = { ...doc.user, target };
+  }
   if (input.source?.ip) doc.source = { ip: input.source.ip };
   if (input.userAgent) doc.user_agent = { original: input.userAgent.slice(0, MAX_USER_AGENT) };
   if (input.http) {
@@ -90,6 +105,16 @@ export function buildSecurityEvent(action: EventAction, input: SecurityEventInpu
     doc.http = http;
   }
   if (input.urlPath !== undefined) doc.url = { path: input.urlPath };
+  const related = relatedOf([doc.user?.name, doc.user?.target?.name], [doc.source?.ip]);
+  if (related) doc.related = related;
   if (input.sentinel && Object.keys(input.sentinel).length > 0) doc.sentinel = { ...input.sentinel };
   return doc;
+}
+
+/** `related.user` and `related.ip`: the distinct non-empty values, or undefined when there are none. */
+export function relatedOf(users: ReadonlyArray<string | undefined>, ips: ReadonlyArray<string | undefined>): { user?: string[]; ip?: string[] } | undefined {
+  const user = [...new Set(users.filter((value): value is string => typeof value === 'string' && value !== ''))];
+  const ip = [...new Set(ips.filter((value): value is string => typeof value === 'string' && value !== ''))];
+  if (user.length === 0 && ip.length === 0) return undefined;
+  return { ...(user.length ? { user } : {}), ...(ip.length ? { ip } : {}) };
 }

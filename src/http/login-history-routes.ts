@@ -40,7 +40,7 @@ export function createLoginHistoryRoutes(options: LoginHistoryRoutesOptions): Ro
   router.get('/admin/users/:name/login-history', kit.requireRole(options.adminRole ?? 'admin'), async (ctx) => {
     const name = normalizeUsername(ctx.params.name);
     if (!name) throw new SentinelError('invalid_request', { reason: 'username', message: 'The username is not valid.' });
-    kit.emit(ctx, 'authz_admin', { reason: 'login_history', sentinel: { target_user: name }, http: { statusCode: 200 } });
+    kit.emit(ctx, 'authz_admin', { reason: 'login_history', target: { name }, http: { statusCode: 200 } });
     await page(ctx, name);
   });
 

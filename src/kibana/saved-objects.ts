@@ -173,8 +173,8 @@ function searches(): SavedObject[] {
     search({
       id: IDS.alerts, view: IDS.alertsView, query: QUERIES.alerts,
       title: '[koa-sentinel] Alerts',
-      description: 'Alerts of the anomaly rules (event.kind: alert), newest first. rule.category holds the severity. The daily reviews stored beside them (event.kind: metric) are left out.',
-      columns: ['rule.name', 'rule.category', 'sentinel.alert.entity_type', 'sentinel.alert.entity', 'sentinel.alert.count', 'message'],
+      description: 'Alerts of the anomaly rules (event.kind: alert), newest first. sentinel.alert.severity holds the severity. The daily reviews stored beside them (event.kind: metric) are left out.',
+      columns: ['rule.name', 'sentinel.alert.severity', 'sentinel.alert.entity_type', 'sentinel.alert.entity', 'sentinel.alert.count', 'message'],
     }),
   ];
 }
@@ -335,22 +335,22 @@ function visualizations(): SavedObject[] {
     lens({
       id: IDS.alertsByRule, view: IDS.alertsView, query: QUERIES.alerts, visualizationType: 'lnsXY',
       title: '[koa-sentinel] Alerts by rule and severity',
-      description: 'Alerts per detection rule, stacked by severity (rule.category).',
-      columns: { rule: column.terms('rule.name', 'string', 20, 'alerts', 'Rule'), severity: column.terms('rule.category', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
+      description: 'Alerts per detection rule, stacked by severity (sentinel.alert.severity).',
+      columns: { rule: column.terms('rule.name', 'string', 20, 'alerts', 'Rule'), severity: column.terms('sentinel.alert.severity', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
       visualization: xy('bar_horizontal_stacked', 'rule', ['alerts'], 'severity'),
     }),
     lens({
       id: IDS.alertsOverTime, view: IDS.alertsView, query: QUERIES.alerts, visualizationType: 'lnsXY',
       title: '[koa-sentinel] Alerts over time by severity',
-      description: 'Alerts over time, stacked by severity (rule.category).',
-      columns: { time: column.dateHistogram(), severity: column.terms('rule.category', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
+      description: 'Alerts over time, stacked by severity (sentinel.alert.severity).',
+      columns: { time: column.dateHistogram(), severity: column.terms('sentinel.alert.severity', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
       visualization: xy('bar_stacked', 'time', ['alerts'], 'severity'),
     }),
     lens({
       id: IDS.alertsBySeverity, view: IDS.alertsView, query: QUERIES.alerts, visualizationType: 'lnsPie',
       title: '[koa-sentinel] Alerts by severity',
-      description: 'Share of alerts per severity (rule.category).',
-      columns: { severity: column.terms('rule.category', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
+      description: 'Share of alerts per severity (sentinel.alert.severity).',
+      columns: { severity: column.terms('sentinel.alert.severity', 'string', 4, 'alerts', 'Severity'), alerts: column.count('Alerts') },
       visualization: {
         shape: 'donut',
         layers: [{

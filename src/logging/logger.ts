@@ -2,6 +2,7 @@ import bunyan from 'bunyan';
 import type { SecurityEvent } from '../events/security-event.js';
 import type { Enricher } from '../enrich/types.js';
 import { toEcsDocument, type DocumentSink } from './ecs.js';
+import { toEcsError } from './error-fields.js';
 
 /**
  * The bunyan logger factory. Output streams are options (docs/architecture.md#layers: logging receives its
@@ -23,19 +24,13 @@ export interface LoggerOptions {
   enrich?: Enricher;
 }
 
-/** Serializes an Error for logs: name, message, code and stack, but never enumerable extras that might hold data. */
+/**
+ * Serializes an Error for logs as ECS `error.*` fields (type, message, code, stack trace, the cause chain flattened
+ * into message and stack trace), never enumerable extras that might hold data. Serializing twice loses nothing.
+ * toEcsDocument writes the result under `error` (bunyan's `err` is renamed).
+ */
 export function serializeError(error: unknown): Record<string, unknown> | undefined {
-  if (!(error instanceof Error)) {
-    if (error === undefined) return undefined;
-    // Already serialized (or a plain error-like object): keep it, so serializing twice loses nothing.
-    if (typeof error === 'object' && error !== null) return error as Record<string, unknown>;
-    return { message: String(error) };
-  }
-  const out: Record<string, unknown> = { type: error.name, message: error.message, stack_trace: error.stack };
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') out.code = code;
-  if (error.cause !== undefined) out.cause = serializeError(error.cause);
-  return out;
+  return toEcsError(error) as Record<string, unknown> | undefined;
 }
 
 export function createLogger(options: LoggerOptions): bunyan {
@@ -68,7 +63,10 @@ function ecsFanout(options: LoggerOptions, stdoutLevel: number): { write(record:
   };
 }
 
+/** Bunyan has no `critical`: the vocabulary's CRITICAL goes out at its highest level, `log.level` still says critical. */
+const BUNYAN_LEVEL = { info: 'info', warn: 'warn', error: 'error', critical: 'fatal' } as const;
+
 /** Logs a security event at its catalogue level; the document passes through as it is (it is already ECS). */
 export function logSecurityEvent(logger: bunyan, event: SecurityEvent): void {
-  logger[event.log.level](event, event.message);
+  logger[BUNYAN_LEVEL[event.log.level]](event, event.message);
 }

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type bunyan from 'bunyan';
 import type { Middleware } from 'koa';
-import { MAX_USER_AGENT } from '../events/security-event.js';
+import { MAX_USER_AGENT, relatedOf } from '../events/security-event.js';
 import { clientAddressOf } from '../http/client-address.js';
 
 /**
  * One ECS access record per request, written after the response status is known: request id, method, path (never
  * the query string, which may carry tokens), status, duration in nanoseconds, bytes, user, source IP (the one
- * the clientAddress middleware resolved: X-Forwarded-For counts only through trusted proxies) and user agent
- * (docs/events.md#access-records). Put it right after the request context and client address and outside the error handler, so failed requests are logged with the
+ * the clientAddress middleware resolved: X-Forwarded-For counts only through trusted proxies), user agent and
+ * `related.user`/`related.ip` (docs/events.md#access-records). Put it right after the request context and client address and outside the error handler, so failed requests are logged with the
  * status the client saw (docs/architecture.md#request-pipeline).
  */
 
@@ -31,6 +31,8 @@ export function createRequestLogger(options: RequestLoggerOptions): Middleware {
         const user = ctx.state.user;
         const userAgent = ctx.get('user-agent');
         const bytes = ctx.response.length;
+        const ip = clientAddressOf(ctx);
+        const related = relatedOf([user?.name], [ip]);
         const record = {
           event: {
             id: randomUUID(),
@@ -47,9 +49,10 @@ export function createRequestLogger(options: RequestLoggerOptions): Middleware {
             version: ctx.req.httpVersion,
           },
           url: { path: ctx.path },
-          source: { ip: clientAddressOf(ctx) },
+          source: { ip },
           ...(user ? { user: { name: user.name, id: user.id } } : {}),
           ...(userAgent ? { user_agent: { original: userAgent.slice(0, MAX_USER_AGENT) } } : {}),
+          ...(related ? { related } : {}),
         };
         logger.info(record, `${ctx.method} ${ctx.path} ${status}`);
       }

@@ -37,7 +37,7 @@ export function createAccessControl(options: { emit: EmitEvent }): AccessControl
     const check: Middleware = async (ctx, next) => {
       const user = ctx.state.user!;
       if (!roles.some((role) => user.roles.includes(role))) {
-        emit(ctx, 'authz_fail', { reason: `requires ${roles.join(' or ')}`, http: { statusCode: 403 }, sentinel: { required_roles: roles } });
+        emit(ctx, 'authz_fail', { reason: 'missing_role', message: `Refused for lack of a role: requires ${roles.join(' or ')}.`, http: { statusCode: 403 }, sentinel: { required_roles: roles } });
         throw new SentinelError('forbidden', { reason: 'role' });
       }
       await next();

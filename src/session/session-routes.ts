@@ -209,8 +209,8 @@ export function createSessionRoutes(options: SessionRoutesOptions): SessionRoute
     // An unknown name ends nothing (0), like a user without sessions: the route does not enumerate users.
     const target = await users.find(name);
     const ended = target ? await store.revokeUser(target.id, Math.floor(now() / 1000)) : 0;
-    emit(ctx, 'authz_admin', { reason: 'revoke_user_sessions', http: { statusCode: 200 }, sentinel: { target_user: name, sessions_revoked: ended } });
-    emit(ctx, 'authn_token_revoked', { reason: 'admin', http: { statusCode: 200 }, sentinel: { target_user: name, sessions_revoked: ended } });
+    emit(ctx, 'authz_admin', { reason: 'revoke_user_sessions', target: { name }, http: { statusCode: 200 }, sentinel: { sessions_revoked: ended } });
+    emit(ctx, 'authn_token_revoked', { reason: 'admin', target: { name }, http: { statusCode: 200 }, sentinel: { sessions_revoked: ended } });
     ctx.body = { endedSessions: ended };
   });
 

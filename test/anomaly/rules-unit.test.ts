@@ -411,13 +411,21 @@ describe('buildAlert', () => {
       message: `Brute force against one account: ${finding.summary}`,
       event: {
         id: alertId(bruteForceAccount, finding, w), kind: 'alert', dataset: 'sentinel.alert', action: 'brute_force_account',
-        category: ['authentication', 'intrusion_detection'], type: ['indicator'], severity: 73, risk_score: 73,
+        category: ['authentication', 'intrusion_detection'], type: ['info'], severity: 73, risk_score: 73,
         created: now.toISOString(), start: FIRST, end: LAST,
       },
-      rule: { id: 'brute_force_account', name: bruteForceAccount.name, description: bruteForceAccount.description, category: 'high' },
-      threat: { framework: 'MITRE ATT&CK', technique: { id: 'T1110.001', name: 'Brute Force: Password Guessing' }, tactic: { id: 'TA0006', name: 'Credential Access' } },
+      rule: { id: 'brute_force_account', name: bruteForceAccount.name, description: bruteForceAccount.description, category: 'authentication', ruleset: 'koa-sentinel' },
+      threat: {
+        framework: 'MITRE ATT&CK',
+        technique: {
+          id: 'T1110', name: 'Brute Force', reference: 'https://attack.mitre.org/techniques/T1110/',
+          subtechnique: { id: 'T1110.001', name: 'Password Guessing', reference: 'https://attack.mitre.org/techniques/T1110/001/' },
+        },
+        tactic: { id: 'TA0006', name: 'Credential Access', reference: 'https://attack.mitre.org/tactics/TA0006/' },
+      },
       log: { level: 'error' },
       user: { name: 'victim' },
+      related: { user: ['victim'], ip: ['198.51.100.23', '198.51.100.24'] },
       sentinel: {
         alert: {
           entity: 'victim', entity_type: 'user', window_start: w.start.toISOString(), window_end: w.end.toISOString(), count: 12, notified: false,
@@ -431,6 +439,7 @@ describe('buildAlert', () => {
     const w = windowOf(tokenTampering);
     const bySource = buildAlert(tokenTampering as unknown as Rule, { entityType: 'source', entity: '198.51.100.200', summary: 's', count: 5 }, w, now);
     assert.deepEqual(bySource.source, { ip: '198.51.100.200' });
+    assert.deepEqual(bySource.related, { ip: ['198.51.100.200'] });
     assert.equal(bySource.user, undefined);
     assert.equal(bySource.event.start, undefined);
     assert.equal(bySource.event.end, undefined);
@@ -440,6 +449,39 @@ describe('buildAlert', () => {
       assert.equal(alert.user, undefined);
       assert.equal(alert.source, undefined);
       assert.equal(alert.sentinel.alert.users, undefined, 'empty lists are left out');
+      assert.equal(alert.related, undefined);
+    }
+  });
+
+  it('never dates an alert after now: a window judged while still open ends in the future', () => {
+    const end = now.getTime() + 3 * MINUTE;
+    const open = { start: new Date(end - 15 * MINUTE), end: new Date(end) };
+    const alert = buildAlert(bruteForceAccount as unknown as Rule, { entityType: 'user', entity: 'v', summary: 's', count: 10 }, open, now);
+    assert.equal(alert['@timestamp'], now.toISOString());
+    assert.equal(alert.sentinel.alert.window_end, open.end.toISOString(), 'the window itself is kept as judged');
+    const closed = buildAlert(bruteForceAccount as unknown as Rule, { entityType: 'user', entity: 'v', summary: 's', count: 10 }, windowOf(bruteForceAccount), now);
+    assert.equal(closed['@timestamp'], new Date(END).toISOString(), 'a closed window keeps its end');
+  });
+
+  it('names the evidence in related.user and related.ip, each value once, addresses only if they are IPs', () => {
+    const alert = buildAlert(passwordSpraying as unknown as Rule, {
+      entityType: 'source', entity: '203.0.113.5', summary: 's', count: 9, users: ['a', 'b', 'a'], sources: ['203.0.113.5', 'not-an-ip', '2001:db8::1'],
+    }, windowOf(passwordSpraying), now);
+    assert.deepEqual(alert.related, { user: ['a', 'b'], ip: ['203.0.113.5', '2001:db8::1'] });
+  });
+
+  it('categorises each rule by the family of events it judges, with ECS-allowed types and ATT&CK references', () => {
+    const families: Record<string, string> = { brute_force_account: 'authentication', refresh_token_reuse: 'session', token_tampering: 'session', authorization_failure_burst: 'iam', new_source_for_user: 'authentication' };
+    const w = windowOf(bruteForceAccount);
+    for (const rule of RULES) {
+      const alert = buildAlert(rule, { entityType: 'service', entity: 'login', summary: 's', count: 1 }, w, now);
+      if (families[rule.id]) assert.equal(alert.rule.category, families[rule.id], rule.id);
+      assert.deepEqual(alert.event.category, [alert.rule.category, 'intrusion_detection'], rule.id);
+      assert.deepEqual(alert.event.type, ['info'], rule.id);
+      assert.equal(alert.threat.technique.reference, `https://attack.mitre.org/techniques/${rule.technique.id}/`, rule.id);
+      assert.equal(alert.threat.tactic.reference, `https://attack.mitre.org/tactics/${rule.tactic.id}/`, rule.id);
+      const sub = rule.technique.subtechnique;
+      assert.equal(alert.threat.technique.subtechnique?.reference, sub ? `https://attack.mitre.org/techniques/${sub.id.replace('.', '/')}/` : undefined, rule.id);
     }
   });
 
@@ -498,7 +540,10 @@ describe('the rule catalogue', () => {
   it('has eleven rules with unique ids, the expected ATT&CK techniques, and valid defaults', () => {
     assert.deepEqual(RULES.map((r) => r.id).sort(), Object.keys(TECHNIQUES).sort());
     for (const rule of RULES) {
-      assert.equal(rule.technique.id, TECHNIQUES[rule.id], rule.id);
+      // The most precise id is listed; ECS wants the parent in technique.id and the child in technique.subtechnique.
+      assert.equal(rule.technique.subtechnique?.id ?? rule.technique.id, TECHNIQUES[rule.id], rule.id);
+      assert.match(rule.technique.id, /^T\d{4}$/, rule.id);
+      if (rule.technique.subtechnique) assert.match(rule.technique.subtechnique.id, new RegExp(`^${rule.technique.id}\\.\\d{3}$`), rule.id);
       assert.match(rule.tactic.id, /^TA\d{4}$/, rule.id);
       assert.ok(rule.defaults.windowMs >= 5 * MINUTE, `${rule.id} windowMs`);
       for (const [key, v] of Object.entries(rule.defaults)) assert.ok(Number.isFinite(v) && v >= 0, `${rule.id}.${key}`);

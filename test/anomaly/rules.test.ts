@@ -89,6 +89,7 @@ function assertAlert(alert: AlertDocument | undefined, rule: Rule, expected: { u
   assert.equal(alert.rule.id, rule.id);
   assert.equal(alert.rule.name, rule.name);
   assert.equal(alert.threat.technique.id, rule.technique.id);
+  assert.equal(alert.threat.technique.subtechnique?.id, rule.technique.subtechnique?.id);
   assert.equal(alert.threat.framework, 'MITRE ATT&CK');
   assert.equal(alert.event.kind, 'alert');
   assert.equal(alert.event.action, rule.id);

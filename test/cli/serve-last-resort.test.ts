@@ -30,11 +30,11 @@ describe('serve: last-resort handlers (ASVS 16.5.4)', () => {
     assert.deepEqual(h.exits, [EXIT_CRASH]);
     assert.equal(closedWith, 200);
     assert.equal(h.lines.length, 1, h.lines.join(''));
-    const doc = JSON.parse(h.lines[0]!) as { log: { level: string }; message: string; sentinel: { crash: string }; err: { message: string; stack_trace: string } };
+    const doc = JSON.parse(h.lines[0]!) as { log: { level: string }; message: string; sentinel: { crash: string }; error: { message: string; stack_trace: string } };
     assert.equal(doc.log.level, 'fatal');
     assert.equal(doc.sentinel.crash, 'uncaughtException');
     assert.match(doc.message, /^uncaughtException: shutting down$/);
-    assert.match(doc.err.message, /^boom with Bearer \[REDACTED\]/);
+    assert.match(doc.error.message, /^boom with Bearer \[REDACTED\]/);
     assert.ok(!h.lines[0]!.includes('secret-cookie-value'), 'enumerable extras of the error are not logged');
     assert.ok(!h.lines[0]!.includes('abcdefghijklmnop'), 'credentials in the message are redacted');
   });
@@ -46,9 +46,9 @@ describe('serve: last-resort handlers (ASVS 16.5.4)', () => {
     await h.done;
     assert.deepEqual(h.exits, [EXIT_CRASH]);
     assert.ok(Date.now() - started >= 150, 'waited for the close deadline');
-    const doc = JSON.parse(h.lines[0]!) as { sentinel: { crash: string }; err: { message: string } };
+    const doc = JSON.parse(h.lines[0]!) as { sentinel: { crash: string }; error: { message: string } };
     assert.equal(doc.sentinel.crash, 'unhandledRejection');
-    assert.equal(doc.err.message, 'a plain string reason');
+    assert.equal(doc.error.message, 'a plain string reason');
   });
 
   it('removes its listeners', () => {

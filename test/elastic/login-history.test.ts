@@ -257,7 +257,7 @@ describe('login history over HTTP, from the real Elasticsearch', () => {
     assert.equal(audit.length, 1);
     assert.equal(audit[0]!.user?.name, 'admin');
     assert.equal(audit[0]!.event.outcome, 'success');
-    assert.equal(audit[0]!.sentinel?.target_user, 'alice');
+    assert.equal(audit[0]!.user?.target?.name, 'alice');
     assert.equal(audit[0]!.url?.path, '/admin/users/alice/login-history');
     // The admin's own history is their own, and paging works on this route too.
     const own = await walk(admin, '/admin/users/admin/login-history', 1);

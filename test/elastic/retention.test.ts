@@ -4,6 +4,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { createElasticClient } from '../../src/elastic/client.js';
 import { createRetention, DEFAULT_RETENTION_DAYS, expiredIndices, scheduleJob, type RetentionDays } from '../../src/elastic/retention.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { ECS_VERSION } from '../../src/events/security-event.js';
 import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 
 const DAY = 86_400_000;
@@ -140,7 +141,7 @@ describe('createRetention against the real Elasticsearch', () => {
     for (const index of [...expired, ...kept]) {
       await es.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 } });
     }
-    await es.index({ index: kept[0]!, document: { message: 'keep me' }, refresh: true });
+    await es.index({ index: kept[0]!, document: { ecs: { version: ECS_VERSION }, message: 'keep me' }, refresh: true });
     await es.indices.close({ index: expired.at(-1)! });
   });
 

@@ -11,7 +11,7 @@ import { setupElasticsearch } from '../../src/elastic/setup.js';
 import { createShipper, type ShipperStats } from '../../src/elastic/shipper.js';
 import { BASE_PROPERTIES, buildTemplates, dailyIndex } from '../../src/elastic/templates.js';
 import { ElasticsearchError } from '../../src/errors.js';
-import { buildSecurityEvent, type SecurityEvent } from '../../src/events/security-event.js';
+import { buildSecurityEvent, ECS_VERSION, type SecurityEvent } from '../../src/events/security-event.js';
 import { runCli } from '../support/cli.js';
 import { removeSpool } from '../support/secret-ledger.js';
 import { dropPrefix, freePort, sharedElasticsearch, startElasticsearch, type ElasticsearchProcess, uniquePrefix } from '../support/elasticsearch.js';
@@ -173,11 +173,11 @@ describe('setupElasticsearch against the real Elasticsearch', () => {
 
   it('gives alert and dead-letter indices their own mappings', async () => {
     const alerts = `${prefix}-alerts-2026.01.01`;
-    await es.index({ index: alerts, document: { '@timestamp': '2026-01-01T00:00:00Z', message: 'a', rule: { id: 'r1' }, threat: { technique: { id: 'T1110' } }, event: { id: 'x', kind: 'alert' } }, refresh: true });
+    await es.index({ index: alerts, document: { '@timestamp': '2026-01-01T00:00:00Z', ecs: { version: ECS_VERSION }, message: 'a', rule: { id: 'r1' }, threat: { technique: { id: 'T1110' } }, event: { id: 'x', kind: 'alert' } }, refresh: true });
     const alertMapping = (await es.indices.getMapping({ index: alerts }))[alerts]!.mappings as { properties: Record<string, unknown> };
     assert.ok('rule' in alertMapping.properties && 'threat' in alertMapping.properties && 'user' in alertMapping.properties);
     const deadletter = `${prefix}-deadletter-2026.01.01`;
-    await es.index({ index: deadletter, document: { '@timestamp': '2026-01-01T00:00:00Z', message: 'd', sentinel: { deadletter: { index: 'i', document_id: 'd', status: 400, document: '{}' } } }, refresh: true });
+    await es.index({ index: deadletter, document: { '@timestamp': '2026-01-01T00:00:00Z', ecs: { version: ECS_VERSION }, message: 'd', event: { kind: 'pipeline_error' }, sentinel: { deadletter: { index: 'i', document_id: 'd', status: 400, document: '{}' } } }, refresh: true });
     assert.deepEqual(await refusal(es.index({ index: deadletter, document: { '@timestamp': '2026-01-01T00:00:00Z', user: { name: 'x' } } })), { status: 400, type: 'strict_dynamic_mapping_exception' });
   });
 });

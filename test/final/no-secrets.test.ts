@@ -15,7 +15,7 @@
  * kind of place.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +24,7 @@ import { createElasticClient } from '../../src/elastic/client.js';
 import { DEV_USERS } from '../../src/service/server.js';
 import { sharedElasticsearch } from '../support/elasticsearch.js';
 import { PASSWORDS } from '../support/http-server.js';
-import { readRunFiles, SCAN_DIR_VARIABLE, scanDir, type PlaceKind } from '../support/secret-ledger.js';
+import { readRunFiles, requireScanDir, type PlaceKind } from '../support/secret-ledger.js';
 import { describeReport, scanAll, type ScanReport } from './scan-all.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,9 +96,7 @@ describe('no secrets in anything the suite produced', () => {
   let dir: string;
   let report: ScanReport;
   before(async () => {
-    const given = scanDir();
-    assert.ok(given && existsSync(given), `${SCAN_DIR_VARIABLE} names no folder: run the suite through scripts/run-tests.ts, which makes one for the run`);
-    dir = given;
+    dir = requireScanDir();
     const { url } = await sharedElasticsearch();
     client = createElasticClient({ url, requestTimeoutMs: 120_000 });
   });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import { readLedger, readManifest, readPrefixes, type PlaceKind, type SecretKind } from '../support/secret-ledger.js';
+import { readLedger, readManifest, readPrefixes, type ManifestEntry, type PlaceKind, type SecretKind } from '../support/secret-ledger.js';
 import { createScanner, type Finding } from '../support/secret-scan.js';
 
 const PAGE = 10_000;
@@ -65,10 +65,41 @@ export async function scanAll(options: ScanOptions): Promise<ScanReport> {
     report.findings.push(...scanner.scan(place, where, text).slice(0, MAX_FINDINGS - report.findings.length));
   };
 
-  // Elasticsearch: a point in time, parallel slices, search_after on _shard_doc (complete however many there are).
-  const { client } = options;
-  const slices = options.slices ?? 1;
-  const pit = await client.openPointInTime({ index: options.indices, keep_alive: '5m', ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'open' } as never);
+  await readLiveDocuments(options.client, options.indices, options.slices ?? 1, (hit) => {
+    report.liveDocuments += 1;
+    report.liveIndices.set(hit._index, (report.liveIndices.get(hit._index) ?? 0) + 1);
+    check('document', `${hit._index}/${hit._id}`, JSON.stringify(hit._source));
+  });
+  for (const [index, n] of report.liveIndices) contribute(suiteOf(index, prefixes), 'document', n);
+
+  // The archive: one unit per document or line.
+  readArchive(options.dir, (entry, units) => {
+    const totals = report.archived.get(entry.place) ?? { files: 0, units: 0 };
+    report.archived.set(entry.place, { files: totals.files + 1, units: totals.units + units });
+    contribute(entry.suite, entry.place, units);
+  }, (entry, line, i) => {
+    let where = `${entry.file}:${i + 1}`;
+    if (entry.place === 'document') {
+      const { _index, _id } = JSON.parse(line) as { _index: string; _id: string };
+      where = `${_index}/${_id} (archived in ${entry.file})`;
+    }
+    check(entry.place, where, line);
+  });
+  return report;
+}
+
+export interface LiveHit {
+  _index: string;
+  _id?: string;
+  _source?: unknown;
+}
+
+/**
+ * Every document in the open indices matching `indices`: a point in time, parallel slices, search_after on
+ * _shard_doc (complete however many there are). Also read by the final ECS schema test.
+ */
+export async function readLiveDocuments(client: Client, indices: string, slices: number, onHit: (hit: LiveHit) => void): Promise<void> {
+  const pit = await client.openPointInTime({ index: indices, keep_alive: '5m', ignore_unavailable: true, allow_no_indices: true, expand_wildcards: 'open' } as never);
   const slice = async (id: number): Promise<void> => {
     let after: unknown[] | undefined;
     for (;;) {
@@ -77,11 +108,7 @@ export async function scanAll(options: ScanOptions): Promise<ScanReport> {
         ...(slices > 1 ? { slice: { id, max: slices } } : {}),
         ...(after ? { search_after: after } : {}),
       } as never);
-      for (const hit of page.hits.hits) {
-        report.liveDocuments += 1;
-        report.liveIndices.set(hit._index, (report.liveIndices.get(hit._index) ?? 0) + 1);
-        check('document', `${hit._index}/${hit._id}`, JSON.stringify(hit._source));
-      }
+      for (const hit of page.hits.hits) onHit(hit);
       if (page.hits.hits.length < PAGE) return;
       after = page.hits.hits.at(-1)!.sort;
     }
@@ -91,27 +118,24 @@ export async function scanAll(options: ScanOptions): Promise<ScanReport> {
   } finally {
     await client.closePointInTime({ id: pit.id }).catch(() => undefined);
   }
-  for (const [index, n] of report.liveIndices) contribute(suiteOf(index, prefixes), 'document', n);
+}
 
-  // The archive: one unit per document or line.
-  for (const entry of readManifest(options.dir)) {
-    const lines = readFileSync(join(options.dir, entry.file), 'utf8').split('\n');
+/** Every non-empty line of every archived file (readManifest), then the file's count of lines. */
+export function readArchive(
+  dir: string,
+  onFile: (entry: ManifestEntry, units: number) => void,
+  onLine: (entry: ManifestEntry, line: string, index: number) => void,
+): void {
+  for (const entry of readManifest(dir)) {
+    const lines = readFileSync(join(dir, entry.file), 'utf8').split('\n');
     let units = 0;
     lines.forEach((line, i) => {
       if (!line) return;
       units += 1;
-      let where = `${entry.file}:${i + 1}`;
-      if (entry.place === 'document') {
-        const { _index, _id } = JSON.parse(line) as { _index: string; _id: string };
-        where = `${_index}/${_id} (archived in ${entry.file})`;
-      }
-      check(entry.place, where, line);
+      onLine(entry, line, i);
     });
-    const totals = report.archived.get(entry.place) ?? { files: 0, units: 0 };
-    report.archived.set(entry.place, { files: totals.files + 1, units: totals.units + units });
-    contribute(entry.suite, entry.place, units);
+    onFile(entry, units);
   }
-  return report;
 }
 
 /** The report as a few lines for t.diagnostic. */

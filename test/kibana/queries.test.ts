@@ -86,7 +86,7 @@ function corpus(t0: number): SecurityEvent[] {
   // Authorization failures as the session kit emits them, and CSRF refusals.
   for (let k = 0; k < 3; k += 1) {
     events.push(buildSecurityEvent('authz_fail', {
-      timestamp: new Date(at(18 + k)), reason: 'requires admin', user: { name: 'bob', id: 'u-bob', roles: ['user'] }, source: { ip: '10.0.1.2' },
+      timestamp: new Date(at(18 + k)), reason: 'missing_role', user: { name: 'bob', id: 'u-bob', roles: ['user'] }, source: { ip: '10.0.1.2' },
       urlPath: '/api/admin/stats', http: { method: 'GET', statusCode: 403 }, sentinel: { required_roles: ['admin'] },
     }));
   }
@@ -321,13 +321,13 @@ describe('Kibana saved objects over real documents', () => {
     });
 
     it('alerts by rule and severity, over time, and by severity: the run\'s alerts, not the review', async () => {
-      const expected = count(alerts, (a) => `${a.rule.name}|${a.rule.category}`);
+      const expected = count(alerts, (a) => `${a.rule.name}|${String(a.sentinel.alert.severity)}`);
       const byRule = await runLens(IDS.alertsByRule);
       assert.deepEqual(new Map(byRule.map((r) => [`${r.rule}|${r.severity}`, r.alerts])), expected);
       const overTime = await runLens(IDS.alertsOverTime);
       assert.equal(overTime.reduce((n, r) => n + Number(r.alerts), 0), alerts.length);
       const bySeverity = await runLens(IDS.alertsBySeverity);
-      assert.deepEqual(new Map(bySeverity.map((r) => [String(r.severity), r.alerts])), count(alerts, (a) => a.rule.category));
+      assert.deepEqual(new Map(bySeverity.map((r) => [String(r.severity), r.alerts])), count(alerts, (a) => String(a.sentinel.alert.severity)));
       for (const r of bySeverity) assert.ok(['low', 'medium', 'high', 'critical'].includes(String(r.severity)));
     });
   });

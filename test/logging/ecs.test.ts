@@ -7,7 +7,8 @@ import { ecsJsonStream, ecsRawStream, toEcsDocument, type EcsDocument } from '..
 import { createLogger, logSecurityEvent } from '../../src/logging/logger.js';
 import { REDACTED } from '../../src/logging/redact.js';
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+/** Bunyan's levels, plus the vocabulary's `critical` that security events carry (logged at bunyan's fatal). */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'critical'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** Bunyan's own field names: each must have been renamed to its ECS field. */
@@ -142,11 +143,51 @@ describe('createLogger (ECS output)', () => {
     });
     assert.deepEqual(docs.map((d) => (d.log as { level: string }).level), ['info', 'info', 'warn', 'error', 'debug', 'trace', 'info', 'error']);
     assert.deepEqual(docs.map((d) => d.message).slice(0, 3), ['plain message', 'with fields', 'a warning']);
-    const error = docs[3]!.err as Record<string, unknown>;
+    assert.equal(docs[3]!.err, undefined, 'bunyan\'s err is renamed to ECS error');
+    const error = docs[3]!.error as Record<string, unknown>;
     assert.equal(error.type, 'Error');
     assert.equal(error.message, 'boom');
     assert.equal(typeof error.stack_trace, 'string');
     assert.equal(docs[6]!.event.action, 'authn_login_success');
+  });
+
+  it('logs a CRITICAL event at bunyan\'s highest level, with log.level critical', () => {
+    const { logger, docs, lines } = captureLogger('info');
+    logSecurityEvent(logger, buildSecurityEvent('authz_fail', { reason: 'missing_role', user: { name: 'bob' } }));
+    assert.equal(docs.length, 1);
+    assert.equal((docs[0]!.log as { level: string }).level, 'critical');
+    assert.equal(lines.length, 1, 'above any LOG_LEVEL, so always on stdout');
+    assertEcs(docs[0]!);
+  });
+
+  it('writes errors as ECS error.* fields: the cause chain flattened into message and stack trace, no error.cause', () => {
+    const { logger, docs } = captureLogger();
+    const root = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED', secretExtra: 'never copied' });
+    const middle = new TypeError('store unreachable', { cause: root });
+    logger.error({ err: Object.assign(new Error('session check failed', { cause: middle }), { code: 'store_unavailable' }) }, 'request failed');
+    logger.warn({ err: 'a string was thrown' }, 'odd throw');
+    logger.warn({ error: new RangeError('out of range') }, 'error given as error');
+    const [first, second, third] = docs.map((doc) => doc.error as Record<string, unknown>);
+    assert.deepEqual(Object.keys(first!).sort(), ['code', 'message', 'stack_trace', 'type']);
+    assert.equal(first!.type, 'Error');
+    assert.equal(first!.code, 'store_unavailable');
+    assert.equal(first!.message, 'session check failed; caused by TypeError: store unreachable; caused by Error: connect ECONNREFUSED 127.0.0.1:6379');
+    const stack = first!.stack_trace as string;
+    assert.match(stack, /^Error: session check failed\n\s+at /);
+    assert.match(stack, /\nCaused by: TypeError: store unreachable\n\s+at /);
+    assert.match(stack, /\nCaused by: Error: connect ECONNREFUSED 127\.0\.0\.1:6379\n\s+at /);
+    assert.doesNotMatch(JSON.stringify(docs[0]), /never copied/);
+    assert.deepEqual(second, { message: 'a string was thrown' });
+    assert.equal(third!.type, 'RangeError');
+    assert.equal(third!.message, 'out of range');
+  });
+
+  it('stops at a cause chain that loops', () => {
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    const doc = toEcsDocument({ name: 'svc', hostname: 'h', pid: 1, level: 50, msg: 'm', time: new Date(), v: 0, err: a });
+    assert.equal((doc.error as { message: string }).message, 'a; caused by Error: b');
   });
 
   it('honours the level and writes nothing below it', () => {

@@ -13,12 +13,13 @@ import { createLogger } from '../../src/logging/logger.js';
 import { createApp } from '../../src/service/app.js';
 import { createKeyRing } from '../../src/session/key-ring.js';
 import { createMemoryUserDirectory } from '../../src/session/users.js';
+import { describeProblem, validateEcsDocument } from '../support/ecs-schema.js';
 import { dropPrefix, sharedElasticsearch, uniquePrefix } from '../support/elasticsearch.js';
 import { PASSWORDS, TEST_SCRYPT, TestClient, testUsers } from '../support/http-server.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'critical'];
 
 /** The ECS logging shape (elastic/ecs-logging spec plus what our template and shipper need). */
 function assertEcs(doc: Record<string, unknown>): void {
@@ -215,7 +216,7 @@ describe('request logger: one ECS access record per request', () => {
     // The 500 is logged once as access and once as an error with the cause; the client got neither.
     const failure = app.docs.find((d) => d.message === 'request failed' && (d.http as { request: { id: string } }).request.id === 'e500');
     assert.ok(failure, 'the 500 cause is logged');
-    assert.equal((failure.err as { message: string }).message, 'kaboom: database password is hunter2');
+    assert.equal((failure.error as { message: string }).message, 'kaboom: database password is hunter2');
   });
 
   it('names no user on anonymous requests', async () => {
@@ -311,9 +312,11 @@ describe('request logger: the whole document is redacted, message included', () 
 });
 
 describe('request logger: every record is valid ECS', () => {
-  it('every document logged by this file has the ECS shape', () => {
+  it('every document logged by this file has the ECS shape and passes the ECS schema (8.11 and 9.4)', () => {
     assert.ok(allDocs.length > 30, `${allDocs.length} documents`);
     for (const doc of allDocs) assertEcs(doc);
+    const problems = allDocs.flatMap((doc) => validateEcsDocument(doc).map((problem) => describeProblem(problem, String(doc.message))));
+    assert.deepEqual([...new Set(problems)], []);
   });
 
   it('every access record and security event is accepted by the real, strict index templates', async () => {

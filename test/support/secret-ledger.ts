@@ -54,6 +54,13 @@ export function scanDir(): string | undefined {
   return process.env[SCAN_DIR_VARIABLE] || undefined;
 }
 
+/** The scan folder of this run, for the final tests: they fail without one (the suite must run through scripts/run-tests.ts). */
+export function requireScanDir(): string {
+  const dir = scanDir();
+  if (!dir || !existsSync(dir)) throw new Error(`${SCAN_DIR_VARIABLE} names no folder: run the suite through scripts/run-tests.ts, which makes one for the run`);
+  return dir;
+}
+
 /** The test file this process runs (node --test runs each file in its own process), relative to the project root. */
 export function currentSuite(): string {
   const entry = process.argv[1];
