@@ -21,14 +21,14 @@ export { buildSecurityEvent, ECS_VERSION, type SecurityEvent, type SecurityEvent
 export { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
 export { createKeyRing, createEphemeralKeyRing, generateKey, type KeyRing, type KeyInput, type SigningAlgorithm, type GeneratedKey } from './session/key-ring.js';
 export { secretWeakness, randomnessProblem, HMAC_MIN_BYTES, BASE64URL_PREFIX } from './session/hmac-secret.js';
-export { createTokenService, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
+export { createTokenService, TokenTooLargeError, type TokenService, type TokenClaims, type TokenType } from './session/tokens.js';
 export { createMemoryStore, type SessionStore, type SessionFamily, type RotateResult, type SessionActivity, type ListFamiliesOptions } from './session/store.js';
 export { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions, type RedisStoreStatus, type StoreClock } from './session/redis-store.js';
 export { createLoginThrottle, DEFAULT_THROTTLE_POLICIES, type ThrottlePolicy, type ThrottleScope } from './session/login-throttle.js';
 export { hashPassword, verifyPassword, parsePasswordHash, DEFAULT_SCRYPT, type ScryptParams } from './session/passwords.js';
 export {
   createFileUserDirectory, createMemoryUserDirectory, addUserToFile, updateUserInFile, withPasswordHash, normalizeUsername, sessionStampOf,
-  newSessionStamp, createCredentialFingerprint, type UserDirectory, type UserRecord, type FileUserDirectoryOptions,
+  newSessionStamp, createCredentialFingerprint, MAX_ROLES_BYTES, USERS_FILE_REJECTED, type UserDirectory, type UserRecord, type FileUserDirectoryOptions,
 } from './session/users.js';
 export { createPasswordPolicy, describeRejection, PASSWORD_POLICY_DEFAULTS, type PasswordPolicy, type PasswordPolicyOptions, type PasswordRejection, type PasswordCheck } from './session/password-policy.js';
 export { createBreachedPasswordCheck, BREACHED_PASSWORD_DEFAULTS, type BreachedPasswordCheck, type BreachedPasswordCheckOptions } from './session/breached-passwords.js';

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,17 +28,6 @@ function refused(key: KeyInput, code: ConfigurationErrorCode, message: RegExp): 
     assert.match(error.message, message);
     if (typeof key.secret === 'string' && key.secret.length > 0) assert.ok(!error.message.includes(key.secret), 'the secret is never quoted');
     return true;
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = (probe.address() as AddressInfo);
-      probe.close(() => resolve(port));
-    });
   });
 }
 
@@ -131,10 +119,11 @@ describe('JWT_SECRET and an application\'s own key ring agree', () => {
       const usersFile = join(dir, 'users.json');
       const password = `pw-${randomBytes(9).toString('base64url')}`;
       await addUserToFile(usersFile, 'erin', password, { roles: ['user'], scrypt: CHEAP_SCRYPT });
-      const port = await freePort();
+      // Port 0: the server binds a free port itself and says which in its "listening on" line; no port is chosen
+      // first and released for someone else to take. The origin is the browser front end's, never contacted here.
       const child = startCli(['serve'], {
-        NODE_ENV: 'production', PUBLIC_ORIGIN: `http://127.0.0.1:${port}`, JWT_SECRET: secret, AUTH_USERS_FILE: usersFile, PORT: String(port), HOST: '127.0.0.1',
-        SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'warn',
+        NODE_ENV: 'production', PUBLIC_ORIGIN: 'https://app.example.test', JWT_SECRET: secret, AUTH_USERS_FILE: usersFile, PORT: '0', HOST: '127.0.0.1',
+        SPOOL_DIR: join(dir, 'spool'), LOG_LEVEL: 'info',
       });
       child.stdin.end();
       let output = '';
@@ -147,17 +136,15 @@ describe('JWT_SECRET and an application\'s own key ring agree', () => {
       const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
       const kit = createSessionKit({ keyRing: createKeyRing([{ kid: ENV_SECRET_KID, alg: 'HS256', secret }]), users: createMemoryUserDirectory([]) });
       try {
-        const base = `http://127.0.0.1:${port}`;
         const deadline = Date.now() + SPAWN_TIMEOUT_MS;
-        let login: Response | undefined;
-        while (!login) {
-          try {
-            login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password }) });
-          } catch (error) {
-            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the server did not start: ${String(error)}\n${output}`);
-            await new Promise((resolve) => setTimeout(resolve, 200));
-          }
+        let base: string | undefined;
+        while (!base) {
+          base = /koa-sentinel listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+          if (base) break;
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
         }
+        const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password }) });
         assert.equal(login.status, 200, await login.clone().text());
         await login.text();
         const access = login.headers.getSetCookie().find((line) => line.startsWith('__Host-sentinel_at='))?.split(';')[0]?.split('=')[1];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ConfigurationError } from '../../src/errors.js';
+import { SYSTEM_CLOCK } from '../../src/session/redis/clock.js';
 import { createRedisStore, SessionStoreError, type RedisStore, type RedisStoreOptions } from '../../src/session/redis-store.js';
 import type { RotateResult } from '../../src/session/store.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
@@ -81,7 +82,8 @@ describeStoreContract('createRedisStore: the SessionStore contract (as test/sess
         assert.ok(longTtl > 10 * ABSOLUTE - 5000 && longTtl <= 10 * ABSOLUTE, `long family TTL ${longTtl}`);
         const setTtl = await raw.pttl(`${prefix}ufam:u_alice`);
         assert.ok(setTtl > 10 * ABSOLUTE - 5000, `user set TTL ${setTtl}`);
-        await sleep(400);
+        // Redis' own clock expires the key: wait for that, not for a fixed margin past its TTL.
+        await within(5000, 'Redis expired the short family', async () => (await raw.exists(`${prefix}fam:short`)) === 0);
         assert.deepEqual(await store.rotateFamily('short', 'jti-0', 'jti-1', at(Date.now())), { status: 'missing' });
         assert.equal(await store.isSessionActive('short', 'u_alice', Math.floor(now / 1000)), false);
         assert.equal(await store.isSessionActive('long', 'u_alice', Math.floor(now / 1000)), true);
@@ -103,8 +105,7 @@ describeStoreContract('createRedisStore: the SessionStore contract (as test/sess
       try {
         const ttl = await raw.pttl(`${prefix}fail:gc`);
         assert.ok(ttl > 0 && ttl <= 200, `TTL ${ttl}`);
-        await sleep(300);
-        assert.equal(await raw.exists(`${prefix}fail:gc`), 0);
+        await within(5000, 'Redis collected the counter', async () => (await raw.exists(`${prefix}fail:gc`)) === 0);
       } finally {
         raw.disconnect();
       }
@@ -177,20 +178,42 @@ describe('createRedisStore: the local cache and the one-second revocation bound'
   });
 
   it('renews a busy session\'s entry in the background before it runs out, and drops it when that finds a revocation', async () => {
-    const a = await openReady({ localCacheTtlMs: 200, invalidation: false });
+    // A's cache reads an injected monotonic clock: the test moves time instead of sleeping against the 200 ms TTL.
+    let elapsed = 0;
+    const base = performance.now();
+    const a = await openReady({ localCacheTtlMs: 200, invalidation: false, clock: { ...SYSTEM_CLOCK, monotonic: () => base + elapsed } });
+    const b = await openReady();
+    await a.createFamily(family());
+    /** One more round trip on A's connection: replies come in order, so A's background lookup has landed. */
+    const roundTrip = (): Promise<boolean> => Promise.resolve(a.isSessionActive('no-such-family', 'u_alice', T0 / 1000));
+    await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
+    elapsed = 120;
+    // Past half the TTL: answered from the entry, which is renewed meanwhile.
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    await roundTrip();
+    elapsed = 240;
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'still synchronous 240 ms after the first lookup: the entry was renewed');
+    await roundTrip();
+    await b.revokeFamily('fam-1');
+    elapsed = 360;
+    // No notice reaches A; the entry (renewed at 240) still answers, and the background lookup it starts finds the revocation.
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
+    await roundTrip();
+    assert.equal(await a.isSessionActive('fam-1', 'u_alice', T0 / 1000), false, 'dropped after the background lookup, with no time passing');
+  });
+
+  it('without renewals an entry answers for the TTL of its clock and not a moment longer', async () => {
+    let elapsed = 0;
+    const base = performance.now();
+    const a = await openReady({ localCacheTtlMs: 200, invalidation: false, clock: { ...SYSTEM_CLOCK, monotonic: () => base + elapsed } });
     const b = await openReady();
     await a.createFamily(family());
     await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
-    await sleep(120);
-    // Past half the TTL: answered from the entry, which is renewed meanwhile.
-    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
-    await sleep(120);
-    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'still synchronous 240 ms after the first lookup');
     await b.revokeFamily('fam-1');
-    await sleep(120);
-    // No notice reaches A; the background lookup this answer triggers finds the revocation.
-    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
-    await within(100, 'dropped after the background lookup', async () => (await a.isSessionActive('fam-1', 'u_alice', T0 / 1000)) === false);
+    elapsed = 99;
+    assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'before half the TTL: the cached answer, no lookup');
+    elapsed = 200;
+    assert.equal(await a.isSessionActive('fam-1', 'u_alice', T0 / 1000), false, 'at the TTL: asked again, and refused');
   });
 
   it('a logout on one instance is honoured by another at once (pub/sub notice), whatever its cache holds', async (t) => {
