@@ -38,6 +38,19 @@ async function openReady(options: Partial<RedisStoreOptions> = {}): Promise<Redi
   return store;
 }
 
+/**
+ * Store A without revocation notices and a 200 ms cache TTL on an injected monotonic clock (`at(ms)` sets it), so a
+ * test moves time instead of sleeping against the TTL; store B shares its Redis. A holds a live session fam-1.
+ */
+async function cacheOnClock(): Promise<{ a: RedisStore; b: RedisStore; at(ms: number): void }> {
+  let elapsed = 0;
+  const base = performance.now();
+  const a = await openReady({ localCacheTtlMs: 200, invalidation: false, clock: { ...SYSTEM_CLOCK, monotonic: () => base + elapsed } });
+  const b = await openReady();
+  await a.createFamily(family());
+  return { a, b, at: (ms) => { elapsed = ms; } };
+}
+
 before(async () => {
   redis = await startRedis();
 });
@@ -178,24 +191,19 @@ describe('createRedisStore: the local cache and the one-second revocation bound'
   });
 
   it('renews a busy session\'s entry in the background before it runs out, and drops it when that finds a revocation', async () => {
-    // A's cache reads an injected monotonic clock: the test moves time instead of sleeping against the 200 ms TTL.
-    let elapsed = 0;
-    const base = performance.now();
-    const a = await openReady({ localCacheTtlMs: 200, invalidation: false, clock: { ...SYSTEM_CLOCK, monotonic: () => base + elapsed } });
-    const b = await openReady();
-    await a.createFamily(family());
+    const { a, b, at: setTime } = await cacheOnClock();
     /** One more round trip on A's connection: replies come in order, so A's background lookup has landed. */
     const roundTrip = (): Promise<boolean> => Promise.resolve(a.isSessionActive('no-such-family', 'u_alice', T0 / 1000));
     await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
-    elapsed = 120;
+    setTime(120);
     // Past half the TTL: answered from the entry, which is renewed meanwhile.
     assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
     await roundTrip();
-    elapsed = 240;
+    setTime(240);
     assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'still synchronous 240 ms after the first lookup: the entry was renewed');
     await roundTrip();
     await b.revokeFamily('fam-1');
-    elapsed = 360;
+    setTime(360);
     // No notice reaches A; the entry (renewed at 240) still answers, and the background lookup it starts finds the revocation.
     assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true);
     await roundTrip();
@@ -203,16 +211,12 @@ describe('createRedisStore: the local cache and the one-second revocation bound'
   });
 
   it('without renewals an entry answers for the TTL of its clock and not a moment longer', async () => {
-    let elapsed = 0;
-    const base = performance.now();
-    const a = await openReady({ localCacheTtlMs: 200, invalidation: false, clock: { ...SYSTEM_CLOCK, monotonic: () => base + elapsed } });
-    const b = await openReady();
-    await a.createFamily(family());
+    const { a, b, at: setTime } = await cacheOnClock();
     await a.isSessionActive('fam-1', 'u_alice', T0 / 1000);
     await b.revokeFamily('fam-1');
-    elapsed = 99;
+    setTime(99);
     assert.equal(a.isSessionActive('fam-1', 'u_alice', T0 / 1000), true, 'before half the TTL: the cached answer, no lookup');
-    elapsed = 200;
+    setTime(200);
     assert.equal(await a.isSessionActive('fam-1', 'u_alice', T0 / 1000), false, 'at the TTL: asked again, and refused');
   });
 
