@@ -55,7 +55,10 @@ export async function setupCommand(args: string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     const result = await setupElasticsearch(client, prefix, url, ELASTIC_HINTS);
-    io.stdout.write(`Elasticsearch ${result.version} at ${redactUrl(url)}: installed component templates ${result.componentTemplates.join(', ')} and index templates ${result.indexTemplates.join(', ')}.\n`);
+    io.stdout.write(`Elasticsearch ${result.version} at ${redactUrl(url)}: installed component templates ${result.componentTemplates.join(', ')} and index templates ${result.indexTemplates.join(', ')}; existing indices updated: ${result.updatedMappings.join(', ')}.\n`);
+    for (const stale of result.staleMappings) {
+      io.stderr.write(`koa-sentinel setup: existing indices ${stale.pattern} keep their old mapping until the next daily index (${stale.reason}); documents using the changed fields are dead-lettered until then.\n`);
+    }
     return EXIT.ok;
   } catch (error) {
     if (!(error instanceof ElasticsearchError)) throw error;

@@ -154,6 +154,14 @@ export interface PutComponentTemplateRequest extends CommonRequest {
 }
 
 /** What buildTemplates puts in an index template. */
+export interface PutMappingRequest extends CommonRequest {
+  index: string | string[];
+  properties?: Dsl;
+  allow_no_indices?: boolean;
+  ignore_unavailable?: boolean;
+  expand_wildcards?: string | string[];
+}
+
 export interface PutIndexTemplateRequest extends CommonRequest {
   name: string;
   index_patterns?: string | string[];
@@ -190,6 +198,7 @@ export interface ElasticClient {
   indices: {
     delete(params: DeleteIndexRequest, options?: ElasticRequestOptions): Promise<AcknowledgedResponse>;
     putIndexTemplate(params: PutIndexTemplateRequest, options?: ElasticRequestOptions): Promise<AcknowledgedResponse>;
+    putMapping(params: PutMappingRequest, options?: ElasticRequestOptions): Promise<AcknowledgedResponse>;
   };
   cluster: {
     putComponentTemplate(params: PutComponentTemplateRequest, options?: ElasticRequestOptions): Promise<AcknowledgedResponse>;

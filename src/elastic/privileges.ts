@@ -47,7 +47,9 @@ export function buildRoles(prefix: string): Record<string, RoleDescriptor> {
   const state = `${prefix}-anomaly-state`;
   const grants: Record<SentinelIdentity, Omit<RoleDescriptor, 'metadata'>> = {
     // monitor: the node info API (the version check); manage_index_templates covers component templates too.
-    setup: { cluster: ['monitor', 'manage_index_templates'], indices: [] },
+    // The mapping-put action alone (no named privilege is that narrow: `manage` could delete indices), so setup can
+    // add new fields to the days that already exist.
+    setup: { cluster: ['monitor', 'manage_index_templates'], indices: [{ names: daily, privileges: ['indices:admin/mapping/put'] }] },
     // create_doc allows a create with our own _id and nothing else: a second create is a 409, which the shipper
     // counts as delivered. auto_configure creates tomorrow's daily index from its template.
     app: { cluster: [], indices: [{ names: daily, privileges: ['create_doc', 'auto_configure'] }] },

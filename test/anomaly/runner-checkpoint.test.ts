@@ -34,7 +34,7 @@ function standIn(failures: Error[]): { client: ElasticClient; gets: () => number
     },
     update: async (params) => ({ _id: params.id, _index: params.index, result: 'updated' }),
     cat: { indices: async () => [] },
-    indices: { delete: async () => ({ acknowledged: true }), putIndexTemplate: async () => ({ acknowledged: true }) },
+    indices: { delete: async () => ({ acknowledged: true }), putIndexTemplate: async () => ({ acknowledged: true }), putMapping: async () => ({ acknowledged: true }) },
     cluster: { putComponentTemplate: async () => ({ acknowledged: true }) },
     nodes: { info: async () => ({ nodes: {} }) },
     close: async () => undefined,

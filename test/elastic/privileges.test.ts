@@ -110,6 +110,15 @@ describe('on a secured node (file realm)', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await statusOf(() => as('setup').index({ index: `${PREFIX}-events-2026.01.01`, document: {} })), 403);
     assert.equal(await statusOf(() => as('setup').search({ index: `${PREFIX}-*` })), 403);
+    // It adds new fields to days that already exist, and can still neither write nor delete them.
+    const existing = `${PREFIX}-access-2026.01.02`;
+    await admin.indices.create({ index: existing, mappings: { dynamic: 'strict', properties: { '@timestamp': { type: 'date' } } } });
+    const again = await runCli(['setup'], { env });
+    assert.equal(again.code, 0, again.stderr);
+    const mapping = (await admin.indices.getMapping({ index: existing }))[existing]!.mappings as { properties: Record<string, unknown> };
+    assert.ok('source' in mapping.properties && 'event' in mapping.properties, JSON.stringify(Object.keys(mapping.properties)));
+    assert.equal(await statusOf(() => as('setup').indices.delete({ index: existing })), 403);
+    await admin.indices.delete({ index: existing });
     // setup identities needs manage_security, which no identity has.
     const identities = await runCli(['setup', 'identities'], { env });
     assert.equal(identities.code, 1);

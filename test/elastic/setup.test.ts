@@ -64,7 +64,8 @@ function asReturned(value: unknown): unknown {
 
 function successMessage(version: string, url: string, prefix: string): string {
   const { components, indexTemplates } = templateNames(prefix);
-  return `Elasticsearch ${version} at ${url}: installed component templates ${components.join(', ')} and index templates ${indexTemplates.join(', ')}.\n`;
+  const patterns = ['events', 'access', 'alerts', 'deadletter'].map((family) => `${prefix}-${family}-*`);
+  return `Elasticsearch ${version} at ${url}: installed component templates ${components.join(', ')} and index templates ${indexTemplates.join(', ')}; existing indices updated: ${patterns.join(', ')}.\n`;
 }
 
 describe('setupElasticsearch against the real Elasticsearch', () => {
@@ -136,6 +137,36 @@ describe('setupElasticsearch against the real Elasticsearch', () => {
     // The ip type is real: a range query finds the IPv6 source.
     const found = await es.search({ index, query: { term: { 'source.ip': '2001:db8::/32' } } });
     assert.equal(found.hits.hits.length, 1);
+  });
+
+  it('adds new fields to daily indices that already exist (upgrade day), and reports a changed type instead of failing', async () => {
+    // Yesterday's release, in a prefix of its own (no template of this release applies yet): today's index exists with
+    // a mapping that lacks the fields this release writes.
+    const upgraded = uniquePrefix('setup-upgrade');
+    const stale = uniquePrefix('setup-stale');
+    try {
+      const index = `${upgraded}-events-2026.01.03`;
+      await es.indices.create({ index, mappings: { dynamic: 'strict', properties: { '@timestamp': { type: 'date' }, event: { properties: { id: { type: 'keyword' } } }, source: { properties: { ip: { type: 'ip' } } } } } });
+      const event = buildSecurityEvent('authn_login_success', { user: { name: 'alice' }, source: { ip: '81.2.69.142' }, timestamp: new Date('2026-01-03T10:00:00Z') });
+      const enriched = { ...event, source: { ip: '81.2.69.142', geo: { country_iso_code: 'GB', location: { lat: 51.5, lon: -0.09 } }, as: { number: 64500 } } };
+      assert.deepEqual(await refusal(es.create({ index, id: event.event.id, document: enriched })), { status: 400, type: 'strict_dynamic_mapping_exception' });
+      const result = await setupElasticsearch(es, upgraded, url);
+      assert.ok(result.updatedMappings.includes(`${upgraded}-events-*`), JSON.stringify(result));
+      assert.deepEqual(result.staleMappings, []);
+      assert.equal((await es.create({ index, id: event.event.id, document: enriched, refresh: true })).result, 'created');
+      const near = await es.search({ index, query: { geo_distance: { distance: '10km', 'source.geo.location': { lat: 51.5, lon: -0.1 } } } });
+      assert.equal(near.hits.hits.length, 1, 'the new geo_point field is indexed in the old index');
+
+      // A field whose type changed cannot be put on an existing index: reported, the rest of setup goes on.
+      await es.indices.create({ index: `${stale}-access-2026.01.03`, mappings: { properties: { source: { properties: { as: { properties: { number: { type: 'keyword' } } } } } } } });
+      const report = await setupElasticsearch(es, stale, url);
+      assert.deepEqual(report.staleMappings.map((m) => m.pattern), [`${stale}-access-*`]);
+      assert.match(report.staleMappings[0]!.reason, /number|mapper|illegal/i);
+      assert.ok(report.updatedMappings.includes(`${stale}-events-*`));
+    } finally {
+      await dropPrefix(es, upgraded);
+      await dropPrefix(es, stale);
+    }
   });
 
   it('refuses an unknown field with 400 strict_dynamic_mapping_exception, at the top or nested', async () => {
@@ -245,6 +276,7 @@ describe('setupElasticsearch: errors an operator can act on', () => {
       assert.deepEqual(fake.puts, [
         '/_component_template/p-ecs-base', '/_component_template/p-ecs-alerts',
         '/_index_template/p-events', '/_index_template/p-access', '/_index_template/p-alerts', '/_index_template/p-deadletter',
+        ...['events', 'access', 'alerts', 'deadletter'].map((family) => `/p-${family}-*/_mapping?allow_no_indices=true&ignore_unavailable=true&expand_wildcards=open`),
       ]);
     } finally {
       await client.close();

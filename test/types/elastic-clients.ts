@@ -56,7 +56,7 @@ export const standIn: ElasticClient = {
   get: async () => ({ found: false }),
   update: async () => ({ _id: 'x', _index: 'types', result: 'updated' }),
   cat: { indices: async () => [] },
-  indices: { delete: async () => ({ acknowledged: true }), putIndexTemplate: async () => ({ acknowledged: true }) },
+  indices: { delete: async () => ({ acknowledged: true }), putIndexTemplate: async () => ({ acknowledged: true }), putMapping: async () => ({ acknowledged: true }) },
   cluster: { putComponentTemplate: async () => ({ acknowledged: true }) },
   nodes: { info: async () => ({ nodes: {} }) },
   close: async () => undefined,
