@@ -102,6 +102,7 @@ ${section('Alerts by severity', severities.length ? barChart(severities, 'Alerts
 </div>
 ${section(`New devices (not used by their user in the ${NEW_DEVICE_BASELINE_DAYS} days before)`, table(['user', 'browser', 'system', 'device', 'first seen'], devices))}
 ${section('All security events', table(['event', 'count'], events))}
+<p class="built">Countries come from the geolocation database the events were enriched with; the default one is DB-IP City Lite: IP Geolocation by DB-IP (db-ip.com), licensed under CC BY 4.0.</p>
 </main>
 </body>
 </html>

@@ -32,7 +32,7 @@ export const BASE_PROPERTIES: Mapping = {
     created: date, start: date, end: date,
   }),
   user: obj({ name: keyword, id: keyword, roles: keyword, target: obj({ name: keyword, id: keyword }) }),
-  // Filled in by the enrichment hooks (docs/events.md#enrichment): geolocation and network of the client address.
+  // Filled in by the enrichment hooks (docs/enrichment.md): geolocation and network of the client address.
   source: obj({
     ip: { type: 'ip' },
     geo: obj({

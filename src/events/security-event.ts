@@ -49,7 +49,7 @@ export interface SecurityEvent {
     duration?: number;
   };
   user?: Pick<EcsUser, 'name' | 'id'> & { roles?: string[]; target?: Pick<NonNullable<EcsUser['target']>, 'name' | 'id'> };
-  /** `geo` and `as` are filled in by enrichment hooks (docs/events.md#enrichment), never by the builder. */
+  /** `geo` and `as` are filled in by enrichment hooks (docs/enrichment.md), never by the builder. */
   source?: Pick<EcsSource, 'geo' | 'as'> & { ip: string };
   user_agent?: EcsUserAgent & { original: string };
   http?: Pick<EcsHttp, 'request'> & { response?: { status_code: number } };

@@ -55,6 +55,7 @@ describe('renderReviewHtml', () => {
     assert.equal((html.match(/<rect class="bar"/g) ?? []).length, 48 + 9 + 2 + 2);
     assert.ok(html.includes('<title>11:00–12:00 UTC: 40 failed</title>'));
     assert.ok(html.includes('>unknown<'), 'failures without a country');
+    assert.match(html, /IP Geolocation by DB-IP \(db-ip\.com\), licensed under CC BY 4\.0/, 'the default database credited (CC BY 4.0)');
     assert.match(html, /<td>alice<\/td><td>Firefox<\/td><td>Linux<\/td><td><\/td>/);
   });
 
