@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ import { buildSecurityEvent } from '../../src/events/security-event.js';
 import type { EcsDocument } from '../../src/logging/ecs.js';
 import { createLogger, logSecurityEvent } from '../../src/logging/logger.js';
 import { addUserToFile } from '../../src/session/users.js';
-import { freePort, sharedElasticsearch, startElasticsearch, uniquePrefix, type ElasticsearchProcess } from '../support/elasticsearch.js';
+import { sharedElasticsearch, startElasticsearch, uniquePrefix, type ElasticsearchProcess } from '../support/elasticsearch.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../support/fault-proxy.js';
 import { TEST_SCRYPT } from '../support/http-server.js';
 import { removeSpool } from '../support/secret-ledger.js';
@@ -240,6 +240,8 @@ interface ServerChild {
   url: string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The temporary folder of its stdout file, removed when it is stopped. */
+  scratch?: string;
 }
 
 const JWT_SECRET = randomBytes(36).toString('base64url'); // 48 random characters
@@ -254,44 +256,51 @@ async function usersFile(dir: string): Promise<string> {
 interface SpawnOptions {
   /** Extra node flags (before the script). */
   nodeArgs?: string[];
-  /** A file for stdout; default /dev/null. Never a pipe: a slow reader would make the child buffer in memory. */
+  /** A file for stdout; default a new temporary one. Never a pipe: a slow reader would make the child buffer in memory. */
   stdoutFile?: string;
 }
 
 async function spawnServer(env: Record<string, string>, options: SpawnOptions = {}): Promise<ServerChild> {
-  const port = await freePort();
-  const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'w') : 'ignore';
+  // stdout always goes to a file: the server binds port 0 and says which port it got there, so no other process
+  // can take a port between our choosing it and the server binding it.
+  const scratch = options.stdoutFile ? undefined : mkdtempSync(join(tmpdir(), 'sentinel-serve-'));
+  const stdoutFile = options.stdoutFile ?? join(scratch!, 'stdout.log');
+  const stdout = openSync(stdoutFile, 'w');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/cli/index.ts', 'serve'], {
     cwd: ROOT,
     // Only what the server needs: nothing from the test runner (NODE_TEST_CONTEXT) leaks in. stdout (one ECS line
-    // per record) goes to /dev/null or a file, written synchronously, so it never holds the child's memory.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', JWT_SECRET, PORT: String(port), HOST: '127.0.0.1', ...env },
+    // per record) goes to a file, written synchronously, so it never holds the child's memory.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', JWT_SECRET, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', stdout, 'pipe'],
   });
-  if (typeof stdout === 'number') closeSync(stdout);
+  closeSync(stdout);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
     stderr = (stderr + text).slice(-20_000);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('the server to answer /healthz', async () => {
+  let url = '';
+  await waitFor('the server to say where it listens and answer /healthz', async () => {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}: ${stderr}`);
+    url ||= /koa-sentinel listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(readFileSync(stdoutFile, 'utf8'))?.[1] ?? '';
+    if (!url) return false;
     const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
     return response.ok;
   }, 60_000, 100).catch((error: Error) => {
     child.kill('SIGKILL');
     throw new Error(`${error.message}\n${stderr}`);
   });
-  return { child, url, stderr: () => stderr, exited };
+  return { child, url, stderr: () => stderr, exited, scratch };
 }
 
 async function stopServer(server: ServerChild): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
-  await server.exited;
-  clearTimeout(timer);
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
+    await server.exited;
+    clearTimeout(timer);
+  }
+  if (server.scratch) rmSync(server.scratch, { recursive: true, force: true });
 }
 
 /** Session cookies of an admin per server: /healthz shows the shipper's figures to the admin role only. */
@@ -320,9 +329,9 @@ function heapAfterMajorGcs(log: string): number[] {
   return [...log.matchAll(/ms: (?:Incremental )?Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)].map((m) => Number(m[1]));
 }
 
-function rssKb(pid: number): number {
+function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
+  return Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -732,6 +741,8 @@ describe('shipper against a real Elasticsearch', () => {
     assert.equal(login.status, 200);
     const cookie = login.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ');
 
+    // From here on VmHWM is the peak of this minute, not of start-up (scrypt's 128 MiB, the TypeScript loader).
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
     const baselineKb = rssKb(pid);
     let peakKb = baselineKb;
     const seriesMb: number[] = [];
@@ -782,7 +793,8 @@ describe('shipper against a real Elasticsearch', () => {
       ],
     });
     clearInterval(sampler);
-    peakKb = Math.max(peakKb, rssKb(pid));
+    // The kernel's high-water mark of the process's RSS since the reset: the true peak, which samples can miss.
+    peakKb = Math.max(peakKb, rssKb(pid, 'VmHWM'));
     const during = await health(server.url);
     const spoolBytes = dirBytes(spool);
     const requests = result.requests.total;
