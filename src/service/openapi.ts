@@ -147,7 +147,9 @@ const OPERATIONS: readonly Operation[] = [
 
 /** Errors every operation of a kind can answer, on top of its own. */
 function commonErrors(op: Operation): ErrorCode[] {
-  const codes: ErrorCode[] = ['internal_error'];
+  // dependency_unavailable: with SPOOL_ON_FAILURE=refuse, every route but the health check answers 503 while the
+  // spool cannot be written.
+  const codes: ErrorCode[] = op.path === '/healthz' ? ['internal_error'] : ['internal_error', 'dependency_unavailable'];
   if (op.unsafe) codes.push('csrf_failed', 'invalid_json', 'invalid_request', 'payload_too_large', 'unsupported_media_type');
   if (op.access === 'session' || op.access === 'admin') codes.push('token_invalid', 'token_expired', 'store_unavailable');
   if (op.access === 'admin') codes.push('forbidden');
@@ -367,6 +369,8 @@ const SCHEMAS = {
         properties: {
           queueDepth: { type: 'integer', minimum: 0 }, delivered: { type: 'integer', minimum: 0 }, deadLettered: { type: 'integer', minimum: 0 },
           dropped: { type: 'integer', minimum: 0 }, elasticsearchReachable: { type: 'boolean' },
+          droppedSecurity: { type: 'integer', minimum: 0, description: 'Security events lost because the spool could not be written.' },
+          spoolWritable: { type: 'boolean', description: 'false from a failed spool write until a write or the probe succeeds.' },
         },
       },
       elasticsearch: { const: 'not configured' },
