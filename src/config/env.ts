@@ -57,10 +57,11 @@ export interface Config {
   spoolDir: string;
   /** SPOOL_ON_FAILURE: drop (default: serve on, count the losses) or refuse (503 while the spool cannot be written). */
   spoolOnFailure: 'drop' | 'refuse';
-  retention: { events: number; access: number; alerts: number; deadletter: number; cron: string };
+  /** Each job's cron, or false (`off`): a deployment that runs its jobs elsewhere, under the jobs identity. */
+  retention: { events: number; access: number; alerts: number; deadletter: number; cron: string | false };
   redisUrl: string | undefined;
-  anomalyCron: string;
-  reviewCron: string;
+  anomalyCron: string | false;
+  reviewCron: string | false;
   alertWebhookUrl: string | undefined;
   /** Geolocation of client addresses (docs/enrichment.md): GEOIP, GEOIP_CITY_DATABASE, GEOIP_ASN_DATABASE. */
   geo: {
@@ -204,6 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
   const esUrl = url('ELASTICSEARCH_URL', ['http:', 'https:']);
+  // `off` leaves a job to another process: the app's Elasticsearch identity can only create documents, so the
+  // anomaly rules, the review and retention run in a jobs container with identities of their own.
+  const cronOrOff = (name: string, fallback: string): string | false => {
+    const value = get(name, fallback)!;
+    return /^(off|false|none)$/i.test(value) ? false : value;
+  };
   const allowHttp = bool('ELASTICSEARCH_ALLOW_HTTP');
   // Events and access records carry user names and addresses: in production they travel over TLS unless the
   // operator says the network is private (a sidecar, a service mesh that encrypts) — ASVS 16.4.3.
@@ -245,11 +252,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       access: days('RETENTION_ACCESS_DAYS'),
       alerts: days('RETENTION_ALERTS_DAYS'),
       deadletter: days('RETENTION_DEADLETTER_DAYS'),
-      cron: get('RETENTION_CRON', DEFAULTS.RETENTION_CRON)!,
+      cron: cronOrOff('RETENTION_CRON', DEFAULTS.RETENTION_CRON),
     },
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
-    anomalyCron: get('ANOMALY_CRON', DEFAULTS.ANOMALY_CRON)!,
-    reviewCron: get('REVIEW_CRON', DEFAULTS.REVIEW_CRON)!,
+    anomalyCron: cronOrOff('ANOMALY_CRON', DEFAULTS.ANOMALY_CRON),
+    reviewCron: cronOrOff('REVIEW_CRON', DEFAULTS.REVIEW_CRON),
     alertWebhookUrl: url('ALERT_WEBHOOK_URL', ['http:', 'https:']),
     geo,
   };

@@ -60,9 +60,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     } : undefined,
     enrichment: { geo: config.geo.enabled ? { cityDatabase: config.geo.cityDatabase, asnDatabase: config.geo.asnDatabase } : false },
     jobs: {
-      anomalies: { cron: config.anomalyCron, notifiers },
-      review: { cron: config.reviewCron },
-      retention: { cron: config.retention.cron, days: retentionDays(config) },
+      anomalies: config.anomalyCron === false ? false : { cron: config.anomalyCron, notifiers },
+      review: config.reviewCron === false ? false : { cron: config.reviewCron },
+      retention: config.retention.cron === false ? false : { cron: config.retention.cron, days: retentionDays(config) },
     },
     session: {
       keyRing,

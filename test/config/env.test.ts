@@ -51,6 +51,14 @@ describe('loadConfig', () => {
     assert.equal(config.anomalyCron, '*/5 * * * *');
   });
 
+  it('turns a job off with off (the app container of the Docker stack runs no job under its create-only identity)', () => {
+    const config = loadConfig({ ANOMALY_CRON: 'off', REVIEW_CRON: 'OFF', RETENTION_CRON: 'false' });
+    assert.equal(config.anomalyCron, false);
+    assert.equal(config.reviewCron, false);
+    assert.equal(config.retention.cron, false);
+    assert.equal(loadConfig({ ANOMALY_CRON: '*/2 * * * *' }).anomalyCron, '*/2 * * * *');
+  });
+
   it('treats empty and blank variables as unset', () => {
     const config = loadConfig({ PORT: '', LOG_LEVEL: '   ', ACCESS_TOKEN_TTL: '', JWT_SECRET: '' });
     assert.equal(config.port, 3000);
