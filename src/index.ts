@@ -69,7 +69,7 @@ export { createLoginHistory, type LoginHistoryOptions, type LoginHistoryPage, ty
 
 // Anomaly detection and scheduled jobs
 export { createAnomalyRunner, type AnomalyRunner, type AnomalyRunnerOptions, type RunOptions, type RunResult } from './anomaly/runner.js';
-export { RULES, type Rule, type Finding, type Window, type Severity } from './anomaly/rules/index.js';
+export { RULES, createRuleSet, createImpossibleTravelRule, createNewCountryRule, createSessionCountryChangeRule, type LocationRuleOptions, type Rule, type Finding, type Window, type Severity } from './anomaly/rules/index.js';
 export type { AlertDocument } from './anomaly/alerts.js';
 export { createLogNotifier, createWebhookNotifier, alertText, type Notifier, type WebhookOptions } from './anomaly/notifiers.js';
 export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview, type NewDevice } from './anomaly/review.js';

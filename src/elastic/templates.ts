@@ -61,6 +61,7 @@ export const BASE_PROPERTIES: Mapping = {
     properties: {
       session_id: keyword, token_id: keyword, refresh_token_id: keyword, current_refresh_token_id: keyword,
       token_type: keyword, prior_failures: long, sessions_revoked: long, required_roles: keyword, warning: keyword,
+      known_device: { type: 'boolean' },
       throttle: obj({ scope: keyword, failures: long, retry_after_ms: long }),
       input: obj({ username: keyword, password: keyword }),
     },

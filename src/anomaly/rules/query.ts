@@ -14,8 +14,8 @@ export function actions(list: readonly string[]): Record<string, unknown> {
   return { terms: { 'event.action': [...list] } };
 }
 
-export function searchBody(filters: unknown[], aggs: Record<string, unknown>): Record<string, unknown> {
-  return { size: 0, track_total_hits: false, query: { bool: { filter: filters } }, aggs };
+export function searchBody(filters: unknown[], aggs: Record<string, unknown>, mustNot: unknown[] = []): Record<string, unknown> {
+  return { size: 0, track_total_hits: false, query: { bool: { filter: filters, ...(mustNot.length > 0 ? { must_not: mustNot } : {}) } }, aggs };
 }
 
 /** Sub-aggregations every entity bucket carries as evidence. */
@@ -57,4 +57,55 @@ export function isoOf(bucket: unknown, path: string): string | undefined {
 
 export function keys(bucket: unknown, path: string): string[] {
   return buckets({ aggregations: bucket }, path).map((b) => String(b.key));
+}
+
+/** The events that start a session and say where: the login and the session it created (same request). */
+export const SESSION_START = ['session_created', ...LOGIN_SUCCESS];
+
+export function exists(field: string): Record<string, unknown> {
+  return { exists: { field } };
+}
+
+/**
+ * Per user, the users active last first: with a lookback or baseline in the same search, the users of the window
+ * itself are the ones `size` must not cut off. Breadth first: `aggs` are computed for the users kept only, not for
+ * everyone in the lookback (the ordering metric is computed for all, as it must).
+ */
+export function recentUsers(size: number, aggs: Record<string, unknown>): Record<string, unknown> {
+  return { terms: { field: 'user.name', size, order: { last_seen: 'desc' }, collect_mode: 'breadth_first' }, aggs: { last_seen: { max: { field: '@timestamp' } }, ...aggs } };
+}
+
+/** The `_source` of each hit of a top_hits aggregation at `path` in `bucket`. */
+export function hitSources<T>(bucket: unknown, path: string): T[] {
+  let node = bucket as Record<string, unknown> | undefined;
+  for (const part of path.split('.')) node = node?.[part] as Record<string, unknown> | undefined;
+  const hits = (node as { hits?: { hits?: Array<{ _source?: unknown }> } } | undefined)?.hits?.hits ?? [];
+  return hits.flatMap((hit) => (hit._source ? [hit._source as T] : []));
+}
+
+/** What a login event says about where it came from, as the location and device rules read it from _source. */
+export interface LoginSource {
+  '@timestamp': string;
+  event?: { id?: string; action?: string };
+  user?: { name?: string };
+  source?: {
+    ip?: string;
+    geo?: { country_iso_code?: string; country_name?: string; city_name?: string; location?: unknown };
+    as?: { number?: number; organization?: { name?: string } };
+  };
+  user_agent?: { name?: string; os?: { name?: string }; device?: { name?: string } };
+  sentinel?: { session_id?: string; known_device?: boolean };
+}
+
+export const LOGIN_SOURCE_FIELDS = [
+  '@timestamp', 'event.id', 'event.action', 'user.name', 'source.ip', 'source.geo.country_iso_code', 'source.geo.country_name',
+  'source.geo.city_name', 'source.geo.location', 'source.as.number', 'source.as.organization.name',
+];
+
+/** "Lyon, France (AS3215 Orange)" from what is known. */
+export function placeOf(source: LoginSource['source']): string {
+  const geo = source?.geo;
+  const where = [geo?.city_name, geo?.country_name ?? geo?.country_iso_code].filter(Boolean).join(', ') || 'an unknown place';
+  const as = source?.as?.number ? ` (AS${source.as.number}${source.as.organization?.name ? ` ${source.as.organization.name}` : ''})` : '';
+  return `${where}${as}`;
 }

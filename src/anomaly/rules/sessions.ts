@@ -111,24 +111,22 @@ export const authorizationFailureBurst: Rule<Params<'minPerUser' | 'minPerSource
 };
 
 /**
- * A user logging in from a source address or user agent not seen for them in the previous `baselineDays`. Users
- * with no history at all are not flagged (everything would be new), which also avoids ElastAlert's new_term
- * re-alerting after a restart: the baseline is re-read from Elasticsearch on every run.
+ * A user logging in from a source address not seen for them in the previous `baselineDays`. Users with no history
+ * at all are not flagged (everything would be new), which also avoids ElastAlert's new_term re-alerting after a
+ * restart: the baseline is re-read from Elasticsearch on every run. The raw User-Agent is not compared: it changes
+ * with every browser update; new_device_for_user judges the parsed browser, OS and device instead.
  */
 export const newSourceForUser: Rule<Params<'baselineDays'>> = {
   id: 'new_source_for_user',
   name: 'New source for a user',
-  description: 'A successful login from an address or user agent this user has not used in the previous days.',
+  description: 'A successful login from an address this user has not used in the previous days.',
   severity: 'low',
   technique: { id: 'T1078', name: 'Valid Accounts' },
   tactic: { id: 'TA0001', name: 'Initial Access' },
   defaults: { windowMs: 15 * MINUTE, baselineDays: 14 },
   realertMs: DAY,
   queries: (window, p, ctx) => {
-    const perUser = {
-      terms: { field: 'user.name', size: 2000 },
-      aggs: { ips: { terms: { field: 'source.ip', size: 200 } }, agents: { terms: { field: 'user_agent.original', size: 100 } }, ...EVIDENCE_AGGS },
-    };
+    const perUser = { terms: { field: 'user.name', size: 2000 }, aggs: { ips: { terms: { field: 'source.ip', size: 200 } }, ...EVIDENCE_AGGS } };
     const baseline = { start: new Date(window.start.getTime() - p.baselineDays * DAY), end: window.start };
     return [
       { index: ctx.eventsIndex, body: searchBody([range(window), actions(LOGIN_SUCCESS)], { users: perUser }) },
@@ -136,19 +134,17 @@ export const newSourceForUser: Rule<Params<'baselineDays'>> = {
     ];
   },
   evaluate: ([current, baseline]) => {
-    const known = new Map<string, { ips: Set<string>; agents: Set<string> }>();
-    for (const b of buckets(baseline, 'users')) known.set(String(b.key), { ips: new Set(keys(b, 'ips')), agents: new Set(keys(b, 'agents')) });
+    const known = new Map<string, Set<string>>();
+    for (const b of buckets(baseline, 'users')) known.set(String(b.key), new Set(keys(b, 'ips')));
     return buckets(current, 'users').flatMap((b): Finding[] => {
       const history = known.get(String(b.key));
       if (!history) return [];
-      const newIps = keys(b, 'ips').filter((ip) => !history.ips.has(ip));
-      const newAgents = keys(b, 'agents').filter((agent) => !history.agents.has(agent));
-      if (newIps.length === 0 && newAgents.length === 0) return [];
-      const what = [newIps.length ? `address ${newIps.join(', ')}` : '', newAgents.length ? `user agent ${newAgents.join(', ')}` : ''].filter(Boolean).join(' and ');
+      const newIps = keys(b, 'ips').filter((ip) => !history.has(ip));
+      if (newIps.length === 0) return [];
       return [{
-        entityType: 'user', entity: String(b.key), summary: `"${b.key}" logged in from a new ${what}`,
+        entityType: 'user', entity: String(b.key), summary: `"${b.key}" logged in from a new address ${newIps.join(', ')}`,
         count: b.doc_count, sources: newIps, firstSeen: isoOf(b, 'first_seen'), lastSeen: isoOf(b, 'last_seen'),
-        details: { new_sources: newIps, new_user_agents: newAgents },
+        details: { new_sources: newIps },
       }];
     });
   },
