@@ -18,6 +18,6 @@ export function elasticFromEnv(env: NodeJS.ProcessEnv): ElasticFromEnv {
   const config = loadConfig(env);
   const es = config.elasticsearch;
   if (!es.url) throw new ConfigurationError('ELASTICSEARCH_URL is required.');
-  const client = createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
+  const client = createElasticClient({ url: es.urls.length > 1 ? es.urls : es.urls[0]!, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile });
   return { client, prefix: es.indexPrefix, url: es.url, config };
 }

@@ -45,7 +45,10 @@ export interface Config {
     allowedOrigins: string[];
   };
   elasticsearch: {
+    /** ELASTICSEARCH_URL as given (for messages, credentials redacted by redactUrl). */
     url: string | undefined;
+    /** Every node's URL: ELASTICSEARCH_URL may list the nodes of a cluster, comma-separated. */
+    urls: string[];
     apiKey: string | undefined;
     username: string | undefined;
     password: string | undefined;
@@ -134,8 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number of days, at least 1 (got "${text}")`);
     return value;
   };
-  const url = (name: string, protocols: string[]): string | undefined => {
-    const text = get(name);
+  const url = (name: string, protocols: string[], given?: string): string | undefined => {
+    const text = given ?? get(name);
     if (text === undefined) return undefined;
     try {
       const parsed = new URL(text);
@@ -204,7 +207,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together.');
   }
   if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
-  const esUrl = url('ELASTICSEARCH_URL', ['http:', 'https:']);
+  const esUrl = get('ELASTICSEARCH_URL');
+  const esUrls = (esUrl ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+  for (const node of esUrls) url('ELASTICSEARCH_URL', ['http:', 'https:'], node);
+  if (esUrl !== undefined && esUrls.length === 0) problems.push('ELASTICSEARCH_URL must name at least one http or https URL');
   // `off` leaves a job to another process: the app's Elasticsearch identity can only create documents, so the
   // anomaly rules, the review and retention run in a jobs container with identities of their own.
   const cronOrOff = (name: string, fallback: string): string | false => {
@@ -214,7 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const allowHttp = bool('ELASTICSEARCH_ALLOW_HTTP');
   // Events and access records carry user names and addresses: in production they travel over TLS unless the
   // operator says the network is private (a sidecar, a service mesh that encrypts) — ASVS 16.4.3.
-  if (nodeEnv === 'production' && esUrl?.startsWith('http:') && !allowHttp) {
+  if (nodeEnv === 'production' && esUrls.some((node) => node.startsWith('http:')) && !allowHttp) {
     problems.push('ELASTICSEARCH_URL must be https:// when NODE_ENV=production; set ELASTICSEARCH_ALLOW_HTTP=true if the link is private or encrypted otherwise');
   }
 
@@ -238,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: { usersFile, bearer: bool('BEARER_AUTH'), publicOrigins, allowedOrigins },
     elasticsearch: {
       url: esUrl,
+      urls: esUrls,
       apiKey: get('ELASTICSEARCH_API_KEY'),
       username: get('ELASTICSEARCH_USERNAME'),
       password: get('ELASTICSEARCH_PASSWORD'),
@@ -310,5 +317,5 @@ function parseGeo(get: (name: string) => string | undefined, problems: string[])
 
 /** Strips credentials from a URL before it goes into a message. */
 export function redactUrl(text: string): string {
-  return text.replace(/\/\/[^/@]*@/, '//***@');
+  return text.replace(/\/\/[^/@,]*@/g, '//***@');
 }

@@ -39,7 +39,7 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const es = config.elasticsearch;
   const shipping = Boolean(es.url) || options.spoolOnly === true;
-  const client = es.url ? createElasticClient({ url: es.url, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
+  const client = es.url ? createElasticClient({ url: es.urls.length > 1 ? es.urls : es.urls[0]!, apiKey: es.apiKey, username: es.username, password: es.password, caCertFile: es.caCertFile }) : undefined;
   // Its stdout lines get the sentinel's enrichment too, once the sentinel exists (the logger is needed before it).
   let enrich: Enricher = () => {};
   const logger = options.logger ?? createLogger({ name: 'koa-sentinel', level: config.logLevel, stdout: options.stdout, enrich: (doc) => enrich(doc) });

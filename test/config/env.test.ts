@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/env.js';
+import { loadConfig, redactUrl } from '../../src/config/env.js';
 import { ConfigurationError } from '../../src/errors.js';
 import { HMAC_MIN_BYTES, secretWeakness } from '../../src/session/hmac-secret.js';
 import { createKeyRing, generateKey } from '../../src/session/key-ring.js';
@@ -49,6 +49,19 @@ describe('loadConfig', () => {
     assert.equal(config.elasticsearch.indexPrefix, 'sentinel');
     assert.equal(config.redisUrl, undefined);
     assert.equal(config.anomalyCron, '*/5 * * * *');
+  });
+
+  it('takes every node of a cluster in ELASTICSEARCH_URL, comma-separated, each checked', () => {
+    const config = loadConfig({ ELASTICSEARCH_URL: 'http://es1:9200, http://es2:9200,http://es3:9200' });
+    assert.deepEqual(config.elasticsearch.urls, ['http://es1:9200', 'http://es2:9200', 'http://es3:9200']);
+    assert.deepEqual(loadConfig({ ELASTICSEARCH_URL: 'http://es1:9200' }).elasticsearch.urls, ['http://es1:9200']);
+    assert.deepEqual(loadConfig({}).elasticsearch.urls, []);
+    assert.throws(() => loadConfig({ ELASTICSEARCH_URL: 'http://es1:9200,ftp://es2' }), /ELASTICSEARCH_URL must be a http: or https: URL \(got "ftp:\/\/es2"\)/);
+    assert.throws(() => loadConfig({ ELASTICSEARCH_URL: ' , ' }), /ELASTICSEARCH_URL must name at least one/);
+    // Production wants TLS to every node, and messages never show credentials of any of them.
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(64), AUTH_USERS_FILE: '/dev/null' };
+    assert.throws(() => loadConfig({ ...production, ELASTICSEARCH_URL: 'https://es1:9200,http://es2:9200' }), /must be https:\/\//);
+    assert.equal(redactUrl('https://u:p@es1:9200,https://v:q@es2:9200'), 'https://***@es1:9200,https://***@es2:9200');
   });
 
   it('turns a job off with off (the app container of the Docker stack runs no job under its create-only identity)', () => {
