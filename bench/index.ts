@@ -13,7 +13,9 @@ import { createElasticClient } from '../src/elastic/client.js';
 import { startElasticsearch } from '../test/support/elasticsearch.js';
 import { startRedis } from '../test/support/redis.js';
 import { loadEvents, timeRules } from './anomaly.js';
+import { accessRecord } from './access-record.js';
 import { enrichment } from './enrichment.js';
+import { inProcess } from './in-process.js';
 import { bulkHelper, ours } from './shipper.js';
 
 const VARIANTS = ['bare', 'sentinel', 'redis', 'app', 'full', 'koa-jwt', 'peer'] as const;
@@ -127,7 +129,9 @@ const median = (values: number[]): number => {
 async function main(): Promise<void> {
   // In process, no Elasticsearch: BENCH_ONLY=enrichment runs it alone in seconds.
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('enrichment')) await enrichment();
-  if (process.env.BENCH_ONLY === 'enrichment') return;
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('record')) await accessRecord();
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('stack')) await inProcess();
+  if (process.env.BENCH_ONLY && process.env.BENCH_ONLY.split(',').every((part) => part === 'enrichment' || part === 'record' || part === 'stack')) return;
   const env = { ...process.env };
   let stopElasticsearch: (() => Promise<void>) | undefined;
   if (!env.ELASTICSEARCH_URL) {

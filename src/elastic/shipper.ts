@@ -99,8 +99,11 @@ export interface ShipperStats {
 }
 
 export interface Shipper {
-  /** A bunyan raw-stream compatible sink: takes one ECS document. Never throws, never blocks on the network. */
-  write(doc: ShippedDocument): void;
+  /**
+   * A bunyan raw-stream compatible sink: takes one ECS document, and its JSON when the caller already has it (the
+   * logger's stdout line). Never throws, never blocks on the network.
+   */
+  write(doc: ShippedDocument, line?: string): void;
   /** Replays chunk files left by an earlier run. Call once before writing. */
   start(): void;
   /** Seals the current batch and waits until everything is delivered or `deadlineMs` passes. True when drained. */
@@ -374,7 +377,7 @@ export function createShipper(options: ShipperOptions): Shipper {
       pump();
     },
 
-    write(doc) {
+    write(doc, line) {
       let durable = false;
       try {
         const family = familyOf(doc);
@@ -384,7 +387,7 @@ export function createShipper(options: ShipperOptions): Shipper {
           stats.dropped += 1;
           return;
         }
-        builder.append(toBulkItem(indexPrefix, doc, family, JSON.stringify(doc), now()), durable);
+        builder.append(toBulkItem(indexPrefix, doc, family, line ?? JSON.stringify(doc), now()), durable);
         // Only a durable document was written to the file just now; others may still sit in the write buffer.
         if (durable) spoolWritable = true;
       } catch (error) {

@@ -20,7 +20,8 @@ export function jsonBody(options: JsonBodyOptions = {}): Middleware {
   // strict: false so a valid JSON body that is not an object (42, "x", null) reaches the handlers, which refuse it
   // in their own terms (login: the one 401), instead of a misleading invalid_json.
   const parse = bodyParser({ enableTypes: ['json'], jsonLimit: options.limit ?? DEFAULTS.limit, strict: false });
-  // GET and HEAD carry no body worth parsing: skip the parser on the hot path of every read.
-  const parseUnlessRead: Middleware = (ctx, next) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? next() : parse(ctx, next));
-  return compose([jsonOnly(options.onRefuse), parseUnlessRead]);
+  const checkedParse = compose([jsonOnly(options.onRefuse), parse]);
+  // GET and HEAD carry no body worth parsing, and jsonOnly has nothing to refuse there: one test on the hot path
+  // of every read instead of two middleware steps.
+  return (ctx, next) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? next() : checkedParse(ctx, next));
 }

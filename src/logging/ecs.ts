@@ -53,7 +53,8 @@ export function toEcsDocument(record: Record<string, unknown>): EcsDocument {
 }
 
 export interface DocumentSink {
-  write(doc: EcsDocument): void;
+  /** `line` is the document's JSON when the logger already wrote it (to stdout): serialized once, not per sink. */
+  write(doc: EcsDocument, line?: string): void;
 }
 
 /** A bunyan raw stream that hands ECS documents to `sink` (the shipper, a test array, ...), enriched by `enrich`. */

@@ -57,8 +57,13 @@ function ecsFanout(options: LoggerOptions, stdoutLevel: number): { write(record:
       if (!toStdout && sinks.length === 0) return;
       const doc = toEcsDocument(record);
       options.enrich?.(doc);
-      if (toStdout) stdout.write(`${JSON.stringify(doc)}\n`);
-      for (const sink of sinks) sink.write(doc);
+      // Serialized once: the shipper spools the same line stdout gets.
+      let line: string | undefined;
+      if (toStdout) {
+        line = JSON.stringify(doc);
+        stdout.write(`${line}\n`);
+      }
+      for (const sink of sinks) sink.write(doc, line);
     },
   };
 }

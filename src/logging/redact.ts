@@ -27,6 +27,13 @@ const JWT = /eyJ[A-Za-z0-9_-]{4,}(?:\.|%2[Ee])[A-Za-z0-9_-]{4,}(?:\.|%2[Ee])[A-Z
 const CREDENTIAL = /\b(Bearer|Basic|ApiKey)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 const MAX_DEPTH = 12;
 
+/**
+ * Marks an object our own code built from values it already redacted (the access record's parts, built for every
+ * request): redact() copies it one level deep instead of walking it. A symbol key, so no client can set it (JSON
+ * has no symbols) and no serializer writes it; bunyan's copy of a record keeps nested objects, marks included.
+ */
+export const PREREDACTED: unique symbol = Symbol('koa-sentinel.preredacted');
+
 /** A redacted copy of `value`; the input is never modified. */
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactString(value);
@@ -34,6 +41,11 @@ export function redact(value: unknown, depth = 0): unknown {
   if (depth >= MAX_DEPTH) return '[TRUNCATED]';
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (value instanceof Date) return value;
+  if ((value as { [PREREDACTED]?: true })[PREREDACTED] === true) {
+    // A shallow copy still (enrichment adds fields to the document's objects, never to the caller's), unmarked.
+    const { [PREREDACTED]: _marker, ...copy } = value as { [PREREDACTED]?: true };
+    return copy;
+  }
   const out: Record<string, unknown> = {};
   const source = value as Record<string, unknown>;
   for (const key in source) {
