@@ -50,7 +50,7 @@ api.post('/notes', kit.requireAuth, (ctx) => {
 });
 // Judge what just happened now instead of at the next scheduled run (an admin button, an incident script).
 api.post('/admin/anomalies/run', kit.requireRole('admin'), async (ctx) => {
-  kit.emit(ctx, 'authz_admin', { reason: 'anomaly_run', http: { statusCode: 200 } });
+  kit.emit(ctx, 'authz_admin', { reason: 'app_function', message: 'An administrator ran the anomaly rules on demand.', http: { statusCode: 200 } });
   const result = await sentinel.anomalyRunner!.run({ until: new Date() });
   ctx.body = { created: result.created.map((alert) => alert.rule.name), existing: result.existing.length };
 });

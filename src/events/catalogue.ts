@@ -129,8 +129,8 @@ export const EVENT_CATALOGUE = {
   },
   authz_admin: {
     category: ['iam'], type: ['admin'], outcome: 'success', level: 'warn', vocabulary: 'owasp',
-    description: 'An administrator used a privileged function (another user\'s login history, ending sessions); the user acted on is in user.target.',
-    reasons: ['login_history', 'revoke_user_sessions', 'revoke_all_sessions'],
+    description: 'An administrator used a privileged function (another user\'s login history, ending sessions; app_function: one of the application\'s own, named in the message); the user acted on is in user.target.',
+    reasons: ['login_history', 'revoke_user_sessions', 'revoke_all_sessions', 'app_function'],
   },
   malicious_csrf: {
     category: ['web', 'intrusion_detection'], type: ['denied'], outcome: 'failure', level: 'warn', vocabulary: 'sentinel',

@@ -15,7 +15,7 @@ import { createElasticClient } from '../../src/elastic/client.js';
 import { setupElasticsearch } from '../../src/elastic/setup.js';
 import { createShipper } from '../../src/elastic/shipper.js';
 import { dailyIndex } from '../../src/elastic/templates.js';
-import { buildSecurityEvent } from '../../src/events/security-event.js';
+import { ECS_VERSION, buildSecurityEvent } from '../../src/events/security-event.js';
 import { createLogger, logSecurityEvent } from '../../src/logging/logger.js';
 import { freePort, startElasticsearch, type ElasticsearchProcess } from '../support/elasticsearch.js';
 import { fail, indexEvents, spread } from '../support/events.js';
@@ -72,7 +72,7 @@ after(async () => {
 describe('a three-node cluster', () => {
   it('gives each daily index one primary and one replica on another node', async () => {
     const index = dailyIndex(PREFIX, 'access', new Date());
-    await admin.index({ index, id: 'probe', document: { '@timestamp': new Date().toISOString(), event: { id: 'probe', dataset: 'sentinel.access' } }, refresh: true });
+    await admin.index({ index, id: 'probe', document: { '@timestamp': new Date().toISOString(), ecs: { version: ECS_VERSION }, event: { id: 'probe', dataset: 'sentinel.access' } }, refresh: true });
     await waitFor('green', async () => (await admin.cluster.health({ index, wait_for_status: 'green', timeout: '5s' })).status === 'green', 60_000);
     const shards = (await admin.cat.shards({ index, format: 'json' })) as Array<{ prirep: string; node: string; state: string }>;
     assert.deepEqual(shards.map((s) => s.prirep).sort(), ['p', 'r']);
