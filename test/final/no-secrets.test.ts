@@ -50,6 +50,11 @@ const CONTRIBUTORS: Record<string, PlaceKind[]> = {
   'test/session/refresh.test.ts': ['stdout'],
   'test/session/csrf.test.ts': ['stdout'],
   'test/cli/cli.test.ts': ['stdout'],
+  'test/enrich/sentinel.test.ts': ['document'],
+  'test/anomaly/rules-locations.test.ts': ['document'],
+  'test/anomaly/rules-devices.test.ts': ['document'],
+  'test/service/server-wiring.test.ts': ['document', 'spool chunk'],
+  'test/service/spool-disk-full.test.ts': ['spool chunk'],
   'default prefix (sentinel-*)': ['document'],
 };
 /** Who writes under the default prefix `sentinel-*`: the packed-package consumer runs the full-stack example. */
