@@ -43,7 +43,6 @@ export { securityHeaders, type SecurityHeadersOptions } from './http/security-he
 export { errorHandler, toSentinelError, type ErrorHandlerOptions } from './http/error-handler.js';
 export { jsonOnly } from './http/json-only.js';
 export { jsonBody, type JsonBodyOptions } from './http/json-body.js';
-export { routerFor } from './http/route-guard.js';
 export { createLoginHistoryRoutes, type LoginHistoryRoutesOptions } from './http/login-history-routes.js';
 
 // Logging

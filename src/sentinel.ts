@@ -22,7 +22,6 @@ import { jsonBody } from './http/json-body.js';
 import { clientAddress, type TrustProxy } from './http/client-address.js';
 import { createLoginHistoryRoutes } from './http/login-history-routes.js';
 import { requestContext } from './http/request-context.js';
-import { routerFor } from './http/route-guard.js';
 import { securityHeaders } from './http/security-headers.js';
 import { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, type ScheduledJob } from './jobs.js';
 import { ecsRawStream } from './logging/ecs.js';
@@ -274,10 +273,9 @@ export function createSentinel(options: SentinelOptions): Sentinel {
   if (http.loginHistory !== false) {
     const reader = typeof http.loginHistory === 'function' ? http.loginHistory : client ? createLoginHistory({ client, indexPrefix }) : undefined;
     const history = createLoginHistoryRoutes({ kit, loginHistory: reader });
-    layers.push(routerFor(history));
+    layers.push(history.routes() as Middleware, history.allowedMethods() as Middleware);
   }
-  // Routers behind a test of their paths: every request passes here, few are for them (docs/performance.md).
-  layers.push(routerFor(routes));
+  layers.push(routes.routes() as Middleware, routes.allowedMethods() as Middleware);
   const chain = compose(layers);
 
   const scheduled: ScheduledJob[] = [];

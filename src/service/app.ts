@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import Koa from 'koa';
-import { createSentinel, routerFor, type Sentinel, type SentinelOptions, type SessionKit, type LoginHistoryPage, type LoginHistoryQuery, type TrustProxy } from '../index.js';
+import { createSentinel, type Sentinel, type SentinelOptions, type SessionKit, type LoginHistoryPage, type LoginHistoryQuery, type TrustProxy } from '../index.js';
 import { createExampleRoutes } from './example-routes.js';
 import { buildOpenApi, OPENAPI_PATH } from './openapi.js';
 import { createWebRoutes } from './web-routes.js';
@@ -30,15 +30,15 @@ export function createApp(options: AppOptions): SentinelApp {
   // Koa logs uncaught errors to stderr by default; the sentinel's error handler already renders and logs them.
   app.silent = true;
   app.use(sentinel.middleware());
-  // Each router behind a test of the paths it serves: most requests meet none of them (docs/performance.md).
-  app.use(routerFor(createExampleRoutes(sentinel.kit)));
-  app.use(routerFor(createWebRoutes()));
+  const examples = createExampleRoutes(sentinel.kit);
+  app.use(examples.routes()).use(examples.allowedMethods());
+  app.use(createWebRoutes().routes());
   // The HTTP contract as OpenAPI 3.1 (docs/api.md), serialized once.
   const contract = JSON.stringify(buildOpenApi());
   const openApi = new Router().get(OPENAPI_PATH, (ctx) => {
     ctx.type = 'application/json';
     ctx.body = contract;
   });
-  app.use(routerFor(openApi));
+  app.use(openApi.routes()).use(openApi.allowedMethods());
   return { app, kit: sentinel.kit, sentinel };
 }
