@@ -5,7 +5,8 @@ request (as schemathesis's own auth, so its ignored_auth check can take them awa
 /auth/refresh (which rotates every cookie), /auth/logout and /auth/logout-all (which end the session), and a
 replayed refresh token revokes the whole session family (RFC 9700 §4.14.2). So after each response of those routes
 the hook applies the Set-Cookie lines to its jar, as a browser would, and the provider logs in again when the
-session is gone. Its own logins come from a documentation address
+session is gone, also when a route that clears no cookie ended it (admin revoke-all, ending a user's sessions): a
+401 token_invalid/token_expired to the jar's own access cookie. Its own logins come from a documentation address
 (X-Forwarded-For, the server runs with TRUST_PROXY) so the fuzzer's failed logins from 127.0.0.1 never throttle it.
 """
 
@@ -91,8 +92,26 @@ class SessionAuth:
             case.headers = {**(case.headers or {}), CSRF_HEADER: token}
 
 
+def _session_ended_elsewhere(case, response) -> bool:
+    """A 401 token_invalid/token_expired to a request that carried the jar's own access cookie: the session was ended
+    by a route that clears no cookie (admin revoke-all, ending a user's sessions, a password change), so the jar holds
+    a dead cookie and every later request would be refused."""
+    sent = (case.cookies or {}).get(COOKIE_NAMES[0])
+    if response.status_code != 401 or not sent or sent != _jar.get(COOKIE_NAMES[0]):
+        return False
+    try:
+        code = (json.loads(response.content or b"{}").get("error") or {}).get("code")
+    except (ValueError, AttributeError):
+        return False
+    return code in ("token_invalid", "token_expired")
+
+
 @schemathesis.hook
 def after_call(context, case, response):
+    with _lock:
+        if _session_ended_elsewhere(case, response):
+            # The provider logs in again before the next request.
+            _jar.pop(COOKIE_NAMES[0], None)
     if case.operation.path not in SESSION_PATHS:
         return
     with _lock:
