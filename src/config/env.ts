@@ -137,14 +137,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number of days, at least 1 (got "${text}")`);
     return value;
   };
-  const url = (name: string, protocols: string[], given?: string): string | undefined => {
+  // `shown` is what the message may quote: an entry of a list is cut out of the whole value, and a password holding a
+  // comma is cut with it, so such an entry is shown as the whole value, redacted.
+  const url = (name: string, protocols: string[], given?: string, shown?: string): string | undefined => {
     const text = given ?? get(name);
     if (text === undefined) return undefined;
     try {
       const parsed = new URL(text);
       if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
     } catch {
-      problems.push(`${name} must be a ${protocols.join(' or ')} URL (got "${redactUrl(text)}")`);
+      problems.push(`${name} must be a ${protocols.join(' or ')} URL (got "${redactUrl(shown ?? text)}")`);
     }
     return text;
   };
@@ -209,7 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!INDEX_PREFIX.test(indexPrefix)) problems.push(`ES_INDEX_PREFIX must be lowercase letters, digits, - or _ (got "${indexPrefix}")`);
   const esUrl = get('ELASTICSEARCH_URL');
   const esUrls = (esUrl ?? '').split(',').map((part) => part.trim()).filter(Boolean);
-  for (const node of esUrls) url('ELASTICSEARCH_URL', ['http:', 'https:'], node);
+  for (const node of esUrls) url('ELASTICSEARCH_URL', ['http:', 'https:'], node, esUrl!.includes('@') ? esUrl : node);
   if (esUrl !== undefined && esUrls.length === 0) problems.push('ELASTICSEARCH_URL must name at least one http or https URL');
   // `off` leaves a job to another process: the app's Elasticsearch identity can only create documents, so the
   // anomaly rules, the review and retention run in a jobs container with identities of their own.
@@ -317,5 +319,6 @@ function parseGeo(get: (name: string) => string | undefined, problems: string[])
 
 /** Strips credentials from a URL before it goes into a message. */
 export function redactUrl(text: string): string {
-  return text.replace(/\/\/[^/@,]*@/g, '//***@');
+  // Up to the last @ before the path, every URL of a list: a password may hold an @ or a comma.
+  return text.replace(/\/\/[^/]*@/g, '//***@');
 }

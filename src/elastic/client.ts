@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { ConfigurationError, ElasticsearchError } from '../errors.js';
+import { redactUrl } from '../config/env.js';
 import type { ElasticClient } from './client-types.js';
 
 export type * from './client-types.js';
@@ -92,7 +93,7 @@ const DEFAULT_HINTS: Required<ElasticErrorHints> = {
 export function describeElasticError(error: unknown, url?: string, hints: ElasticErrorHints = {}): ElasticsearchError {
   if (error instanceof ElasticsearchError) return error;
   const hint = { ...DEFAULT_HINTS, ...hints };
-  const where = url ? ` at ${url.replace(/\/\/[^/@]*@/, '//***@')}` : '';
+  const where = url ? ` at ${redactUrl(url)}` : '';
   if (isResponseError(error)) {
     const status = error.statusCode ?? 0;
     if (status === 401) return new ElasticsearchError('es_auth', `Elasticsearch${where} refused the credentials (401): ${hint.credentials}`, { cause: error });

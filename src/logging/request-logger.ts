@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type bunyan from 'bunyan';
 import type { Context, Middleware } from 'koa';
-import { MAX_USER_AGENT } from '../events/security-event.js';
+import { MAX_USER_AGENT, relatedOf } from '../events/security-event.js';
 import { clientAddressOf } from '../http/client-address.js';
 import { PREREDACTED, redactString } from './redact.js';
 
@@ -67,7 +67,7 @@ export function accessRecord(ctx: Context, started: bigint): Record<string, unkn
   const name = user ? redactString(user.name) : '';
   if (user) record.user = { [PREREDACTED]: true, name, id: redactString(user.id) };
   if (userAgent) record.user_agent = { [PREREDACTED]: true, original: redactString(userAgent.slice(0, MAX_USER_AGENT)) };
-  // relatedOf's rule (non-empty, distinct) for one name and one address.
-  if (name || ip) record.related = name && ip ? { [PREREDACTED]: true, user: [name], ip: [ip] } : name ? { [PREREDACTED]: true, user: [name] } : { [PREREDACTED]: true, ip: [ip] };
+  const related = relatedOf([name], [ip]);
+  if (related) record.related = { [PREREDACTED]: true, ...related };
   return record;
 }

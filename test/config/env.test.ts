@@ -62,6 +62,11 @@ describe('loadConfig', () => {
     const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(64), AUTH_USERS_FILE: '/dev/null' };
     assert.throws(() => loadConfig({ ...production, ELASTICSEARCH_URL: 'https://es1:9200,http://es2:9200' }), /must be https:\/\//);
     assert.equal(redactUrl('https://u:p@es1:9200,https://v:q@es2:9200'), 'https://***@es1:9200,https://***@es2:9200');
+    // A password may hold a comma or an @: neither part of it is ever quoted.
+    assert.equal(redactUrl('https://u:p,w@es1:9200/x@y'), 'https://***@es1:9200/x@y');
+    const split = configurationError(() => loadConfig({ ELASTICSEARCH_URL: 'https://elastic:pa,ss@es1:9200' }));
+    assert.doesNotMatch(split.message, /pa|ss@/);
+    assert.match(split.message, /https:\/\/\*\*\*@es1:9200/);
   });
 
   it('turns a job off with off (the app container of the Docker stack runs no job under its create-only identity)', () => {
