@@ -25,7 +25,7 @@ import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, type ScheduledJob } from './jobs.js';
 import { ecsRawStream } from './logging/ecs.js';
-import { createLogger, logSecurityEvent, type Level } from './logging/logger.js';
+import { attachSink, createLogger, logSecurityEvent, type Level } from './logging/logger.js';
 import { createRequestLogger } from './logging/request-logger.js';
 import { createSessionKit, type SessionKit, type SessionKitOptions } from './session/session-kit.js';
 
@@ -165,14 +165,19 @@ const DEFAULTS = { indexPrefix: 'sentinel', loggerName: 'koa-sentinel', healthPa
 /** Input errors that are security events (a client sending what no browser of ours sends). */
 const INPUT_EVENTS = new Set(['invalid_json', 'invalid_request', 'payload_too_large']);
 
-/** A child of the user's logger that also feeds the shipper (bunyan children own their stream list). */
-function withShipper(logger: bunyan, shipper: Shipper | undefined, enrich: Enricher): bunyan {
-  if (!shipper) return logger;
+/**
+ * The user's logger, feeding the shipper too. A logger from createLogger takes the shipper as one more sink of its
+ * single conversion; any other gets a child with a raw stream of its own (bunyan children own their stream list).
+ */
+function withShipper(logger: bunyan, shipper: Shipper | undefined, enrich: Enricher): { logger: bunyan; detach: () => void } {
+  if (!shipper) return { logger, detach: () => {} };
+  const detach = attachSink(logger, shipper, enrich);
+  if (detach) return { logger, detach };
   const child = logger.child({});
   // At info whatever the logger's own level: LOG_LEVEL decides what people read, never what is shipped. bunyan
   // lowers the child's level to the lowest stream's while each stream keeps its own filter.
   child.addStream({ type: 'raw', level: Math.min(child.level(), bunyan.INFO), stream: ecsRawStream(shipper, enrich) as unknown as bunyan.WriteFn });
-  return child;
+  return { logger: child, detach: () => {} };
 }
 
 export function createSentinel(options: SentinelOptions): Sentinel {
@@ -188,13 +193,16 @@ export function createSentinel(options: SentinelOptions): Sentinel {
   const enrichment = createEnrichment(options.enrichment);
 
   const shipper = es ? createShipper({ ...es.shipper, client: es.client, indexPrefix, dir: es.spoolDir }) : undefined;
-  const logger = options.logger ? withShipper(options.logger, shipper, enrichment.enrich) : createLogger({
-    name: options.log?.name ?? DEFAULTS.loggerName,
-    level: options.log?.level,
-    stdout: options.log?.stdout,
-    sinks: shipper ? [shipper] : [],
-    enrich: enrichment.enrich,
-  });
+  const { logger, detach } = options.logger ? withShipper(options.logger, shipper, enrichment.enrich) : {
+    logger: createLogger({
+      name: options.log?.name ?? DEFAULTS.loggerName,
+      level: options.log?.level,
+      stdout: options.log?.stdout,
+      sinks: shipper ? [shipper] : [],
+      enrich: enrichment.enrich,
+    }),
+    detach: () => {},
+  };
   const onEvent = (event: SecurityEvent): void => {
     logSecurityEvent(logger, event);
     options.onEvent?.(event);
@@ -323,6 +331,8 @@ export function createSentinel(options: SentinelOptions): Sentinel {
         for (const job of scheduled.splice(0)) job.cancel();
         // Whatever is not delivered by the deadline stays in the spool and is replayed at the next start.
         await shipper?.close(deadlineMs);
+        // The user's logger outlives us: it must not feed a closed shipper.
+        detach();
         await kit.close();
         enrichment.close();
       })();
