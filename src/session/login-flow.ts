@@ -127,65 +127,69 @@ export function createLoginFlow(options: LoginFlowOptions): LoginFlow {
       });
     }
 
-    if (username !== undefined && !cookieHeader) user = await users.find(username);
-    const parsed = user ? parsePasswordHash(user.passwordHash) : undefined;
-    // Always one real verification, with the same cost, whatever is wrong (ASVS 6.3.8).
-    const matches = await passwords.verify(password ?? '\u0000', parsed ?? (await dummy));
-    if (parsed && !sameParams(parsed.params, dummyParams)) {
-      dummyParams = parsed.params;
-      dummy = passwords.dummy(parsed.params);
-      dummy.catch(() => undefined);
-    }
-
-    let reason: LoginFailureReason | undefined = username === undefined || password === undefined
-      ? 'malformed'
-      : !user || !parsed
-        ? 'unknown_user'
-        : !matches
-          ? 'bad_password'
-          : user.disabled
-            ? 'disabled'
-            : undefined;
-    // The credentials are issued before anything is stored or the throttle is told of a success, so a session that
-    // cannot be issued is an ordinary refused attempt and leaves no session behind.
-    let prepared: PreparedSession | undefined;
-    let tooLarge: TokenTooLargeError | undefined;
-    if (reason === undefined) {
-      try {
-        prepared = sessions.prepare(user!, now());
-      } catch (error) {
-        if (!(error instanceof TokenTooLargeError)) throw error;
-        tooLarge = error;
-        reason = 'token_too_large';
+    try {
+      if (username !== undefined && !cookieHeader) user = await users.find(username);
+      const parsed = user ? parsePasswordHash(user.passwordHash) : undefined;
+      // Always one real verification, with the same cost, whatever is wrong (ASVS 6.3.8).
+      const matches = await passwords.verify(password ?? '\u0000', parsed ?? (await dummy));
+      if (parsed && !sameParams(parsed.params, dummyParams)) {
+        dummyParams = parsed.params;
+        dummy = passwords.dummy(parsed.params);
+        dummy.catch(() => undefined);
       }
-    }
-    if (reason !== undefined) {
-      const { locked, maxed } = decision.ticket.fail();
-      const error = fail(report, reason, {
-        user: { name: username, id: reason === 'unknown_user' || reason === 'malformed' ? undefined : user?.id },
-        sentinel: reason === 'malformed'
-          ? { input: describeShape(fields) }
-          : tooLarge
-            ? { token: { type: tooLarge.tokenType, bytes: tooLarge.tokenBytes, max_bytes: tooLarge.maxTokenBytes } }
-            : undefined,
-      });
-      for (const lock of locked) report('authn_login_lock', { reason: lock.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(lock) });
-      for (const max of maxed) report('authn_login_fail_max', { reason: max.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(max) });
-      throw error;
-    }
 
-    const known = user!;
-    const priorFailures = await decision.ticket.succeed();
-    const rehashed = await rehash(known, parsed!, password!);
-    const session = await prepared!.commit();
-    const subject = { name: known.name, id: known.id, roles: known.roles };
-    report('authn_token_created', tokenCreatedEvent(session, known));
-    report(priorFailures > 0 ? 'authn_login_successafterfail' : 'authn_login_success', {
-      user: subject, http: { statusCode: 200 },
-      sentinel: { session_id: session.family.id, token_id: session.access.claims.jti, prior_failures: priorFailures, known_device: device !== undefined, ...rehashed },
-    });
-    report('session_created', { user: subject, http: { statusCode: 200 }, sentinel: { session_id: session.family.id } });
-    return { user: known, session, priorFailures, deviceCookie: devices.issue(known.id) };
+      let reason: LoginFailureReason | undefined = username === undefined || password === undefined
+        ? 'malformed'
+        : !user || !parsed
+          ? 'unknown_user'
+          : !matches
+            ? 'bad_password'
+            : user.disabled
+              ? 'disabled'
+              : undefined;
+      // The credentials are issued before anything is stored or the throttle is told of a success, so a session that
+      // cannot be issued is an ordinary refused attempt and leaves no session behind.
+      let prepared: PreparedSession | undefined;
+      let tooLarge: TokenTooLargeError | undefined;
+      if (reason === undefined) {
+        try {
+          prepared = sessions.prepare(user!, now());
+        } catch (error) {
+          if (!(error instanceof TokenTooLargeError)) throw error;
+          tooLarge = error;
+          reason = 'token_too_large';
+        }
+      }
+      if (reason !== undefined) {
+        const { locked, maxed } = decision.ticket.fail();
+        const error = fail(report, reason, {
+          user: { name: username, id: reason === 'unknown_user' || reason === 'malformed' ? undefined : user?.id },
+          sentinel: reason === 'malformed'
+            ? { input: describeShape(fields) }
+            : tooLarge
+              ? { token: { type: tooLarge.tokenType, bytes: tooLarge.tokenBytes, max_bytes: tooLarge.maxTokenBytes } }
+              : undefined,
+        });
+        for (const lock of locked) report('authn_login_lock', { reason: lock.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(lock) });
+        for (const max of maxed) report('authn_login_fail_max', { reason: max.scope, user: named, http: { statusCode: 401 }, sentinel: throttleFields(max) });
+        throw error;
+      }
+
+      const known = user!;
+      const priorFailures = await decision.ticket.succeed();
+      const rehashed = await rehash(known, parsed!, password!);
+      const session = await prepared!.commit();
+      const subject = { name: known.name, id: known.id, roles: known.roles };
+      report('authn_token_created', tokenCreatedEvent(session, known));
+      report(priorFailures > 0 ? 'authn_login_successafterfail' : 'authn_login_success', {
+        user: subject, http: { statusCode: 200 },
+        sentinel: { session_id: session.family.id, token_id: session.access.claims.jti, prior_failures: priorFailures, known_device: device !== undefined, ...rehashed },
+      });
+      report('session_created', { user: subject, http: { statusCode: 200 }, sentinel: { session_id: session.family.id } });
+      return { user: known, session, priorFailures, deviceCookie: devices.issue(known.id) };
+    } finally {
+      decision.ticket.end();
+    }
   }
 
   return {

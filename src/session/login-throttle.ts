@@ -54,12 +54,21 @@ export interface ThrottleEscalation {
   maxed: ThrottleVerdict[];
 }
 
-/** An attempt the throttle let through; it is already counted. Exactly one of its methods is called. */
+/** An attempt the throttle let through; it is already counted. One of fail and succeed is called, and end last. */
 export interface ThrottleTicket {
   /** The attempt failed: it stays counted. Says which scopes it escalated; no store call. */
   fail(): ThrottleEscalation;
-  /** The attempt succeeded: clears the device or account+source counter; returns the failures it held. */
+  /**
+   * The attempt succeeded: clears the device or account+source counter; returns the failures it held, less the
+   * attempts of this process that were still under way when this one was counted (a double-clicked login is not a
+   * failure). Attempts under way in other processes sharing the store cannot be told apart and count as failures.
+   */
   succeed(): Promise<number>;
+  /**
+   * Called last whatever happened (in a finally): an attempt that ends in an error, with neither of the above, stays
+   * counted as a failure does and is no longer under way. Idempotent; fail and succeed end the attempt too.
+   */
+  end(): void;
 }
 
 export type ThrottleDecision = { allowed: true; ticket: ThrottleTicket } | { allowed: false; verdict: ThrottleVerdict };
@@ -105,18 +114,47 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   const now = options.now ?? Date.now;
   const policies = resolvePolicies(options.policies);
   const caps = Object.fromEntries(Object.entries(policies).map(([scope, policy]) => [scope, capCount(policy)])) as Record<ThrottleScope, number | undefined>;
+  // The store counts attempts when they start, so its count for a key is failures plus attempts under way. This
+  // process's own attempts under way, per first counter, are what succeed() takes off (kept here: the store
+  // protocol has no notion of an attempt's end but a success).
+  const underWay = new Map<string, number>();
+  const leave = (key: string): void => {
+    const left = (underWay.get(key) ?? 1) - 1;
+    if (left > 0) underWay.set(key, left);
+    else underWay.delete(key);
+  };
 
   return {
     async attempt(subject) {
       const counters = countersFor(subject);
-      const t = now();
-      const result = await store.takeAttempt(counters.map(([scope, key]) => ({ key, policy: policies[scope] })), t);
-      if (!result.allowed) return { allowed: false, verdict: { scope: counters[result.index]![0], retryAfterMs: result.retryAfterMs, failures: result.count } };
+      const first = counters[0]![1];
+      // Counted before the store call: attempts are sent to the store in this order.
+      const alongside = underWay.get(first) ?? 0;
+      underWay.set(first, alongside + 1);
+      let result;
+      try {
+        result = await store.takeAttempt(counters.map(([scope, key]) => ({ key, policy: policies[scope] })), now());
+      } catch (error) {
+        leave(first);
+        throw error;
+      }
+      if (!result.allowed) {
+        leave(first);
+        return { allowed: false, verdict: { scope: counters[result.index]![0], retryAfterMs: result.retryAfterMs, failures: result.count } };
+      }
       const { counts } = result;
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        leave(first);
+      };
       return {
         allowed: true,
         ticket: {
+          end,
           fail() {
+            end();
             const escalation: ThrottleEscalation = { locked: [], maxed: [] };
             counters.forEach(([scope], i) => {
               const count = counts[i]!;
@@ -127,10 +165,11 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
             return escalation;
           },
           async succeed() {
-            const [[, first], ...rest] = counters as [[ThrottleScope, string], ...Array<[ThrottleScope, string]>];
-            await Promise.all([store.clearFailures([first]), rest.length > 0 ? store.returnAttempt(rest.map(([, key]) => key)) : undefined]);
-            // This attempt was counted too.
-            return counts[0]! - 1;
+            end();
+            const rest = counters.slice(1).map(([, key]) => key);
+            await Promise.all([store.clearFailures([first]), rest.length > 0 ? store.returnAttempt(rest) : undefined]);
+            // This attempt was counted too, and so were those of this process under way when it was.
+            return Math.max(0, counts[0]! - 1 - alongside);
           },
         },
       };

@@ -265,6 +265,33 @@ describe('createLoginFlow', () => {
     assert.deepEqual(passwords.verified.map((v) => v.password).sort(), ['guess 1', 'guess 3'], 'the second guess was never verified');
   });
 
+  it('reports parallel successful logins as authn_login_success, not as successes after failures; a real failure still shows', async () => {
+    const login = flow();
+    passwords.hold();
+    const logins = [1, 2, 3].map(() => login.login(attempt('alice', 'alice password'), report));
+    await settle();
+    passwords.release();
+    assert.deepEqual((await Promise.all(logins)).map((l) => l.priorFailures), [0, 0, 0]);
+    await refused(login.login(attempt('alice', 'wrong'), report));
+    assert.equal((await login.login(attempt('alice', 'alice password'), report)).priorFailures, 1);
+    assert.deepEqual(events.filter((e) => e.action.startsWith('authn_login_success')).map((e) => e.action),
+      ['authn_login_success', 'authn_login_success', 'authn_login_success', 'authn_login_successafterfail']);
+  });
+
+  it('ends an attempt that throws: counted as a failure, no longer under way for the next one', async () => {
+    const throttle = createLoginThrottle({ store, policies: LENIENT, now: () => Date.now() });
+    let down = true;
+    const byName = new Map(USERS.map((user) => [user.name, user]));
+    const login = createLoginFlow({
+      users: { find: async (name) => { if (down) throw new Error('directory down'); return byName.get(name); } },
+      throttle, sessions, devices, passwordParams: PARAMS, passwords, now: () => Date.now(),
+    });
+    await assert.rejects(login.login(attempt('alice', 'alice password'), report), /directory down/);
+    down = false;
+    assert.equal((await login.login(attempt('alice', 'alice password'), report)).priorFailures, 1, 'not taken for an attempt under way');
+    assert.equal((await login.login(attempt('alice', 'alice password'), report)).priorFailures, 0);
+  });
+
   it('verifies attempts without a valid username in parallel, counted against their source', async () => {
     const login = flow();
     passwords.hold();

@@ -178,6 +178,33 @@ describe('createLoginThrottle', () => {
     assert.deepEqual((await fail(throttle, 'carol', '10.0.0.1') as ThrottleEscalation).locked.map((v) => v.scope), ['source']);
   });
 
+  it('does not count attempts of this process still under way as prior failures: three parallel logins all succeed clean', async () => {
+    const throttle = make({ account_source: SMALL, account: NEVER, source: NEVER });
+    const decisions = await Promise.all([1, 2, 3].map(() => throttle.attempt({ account: 'alice', source: '10.0.0.1' })));
+    const prior = await Promise.all(decisions.map((d) => (d.allowed ? d.ticket.succeed() : Promise.reject(new Error('refused')))));
+    assert.deepEqual(prior, [0, 0, 0], 'a double-clicked login is not a success after failures');
+    // Real failures still show, in parallel as in sequence.
+    await failTimes(throttle, 2, 'alice', '10.0.0.1');
+    const [a, b] = await Promise.all([1, 2].map(() => throttle.attempt({ account: 'alice', source: '10.0.0.1' })));
+    assert.ok(a?.allowed && b?.allowed);
+    assert.deepEqual(await Promise.all([a.ticket.succeed(), b.ticket.succeed()]), [2, 2], 'both started after the two failures');
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1'), 0, 'a success cleared the counter');
+  });
+
+  it('an attempt that ends in an error stays counted as a failure and is no longer under way', async () => {
+    const throttle = make({ account_source: SMALL, account: NEVER, source: NEVER });
+    const broken = await throttle.attempt({ account: 'alice', source: '10.0.0.1' });
+    assert.ok(broken.allowed);
+    broken.ticket.end();
+    broken.ticket.end();
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1'), 1);
+    // Refused attempts are not under way either.
+    await failTimes(throttle, SMALL.freeAttempts + 1, 'alice', '10.0.0.1');
+    assert.ok('scope' in (await fail(throttle, 'alice', '10.0.0.1')));
+    clock += SMALL.maxDelayMs;
+    assert.equal(await succeed(throttle, 'alice', '10.0.0.1'), SMALL.freeAttempts + 1);
+  });
+
   it('counts attempts without a usable account name against the source only', async () => {
     const throttle = make({ account_source: { ...SMALL, freeAttempts: 0 }, account: { ...SMALL, freeAttempts: 0 }, source: { ...SMALL, freeAttempts: 2 } });
     await failTimes(throttle, 2, undefined, '10.0.0.1');
