@@ -74,6 +74,7 @@ export type { AlertDocument } from './anomaly/alerts.js';
 export { createLogNotifier, createWebhookNotifier, alertText, type Notifier, type WebhookOptions } from './anomaly/notifiers.js';
 export { buildDailyReview, storeDailyReview, formatDailyReview, type DailyReview, type NewDevice } from './anomaly/review.js';
 export { renderReviewHtml } from './anomaly/review-html.js';
+export { printable } from './printable.js';
 export { scheduleAnomalyRuns, scheduleDailyReview, scheduleRetention, JOB_DEFAULTS, type ScheduledJob, type JobHooks, type DailyReviewJobOptions, type RetentionJobOptions } from './jobs.js';
 
 // Kibana saved objects

@@ -1,7 +1,9 @@
 import type { ElasticClient } from '../elastic/client.js';
 import { dailyIndex } from '../elastic/templates.js';
 import { ECS_VERSION } from '../events/security-event.js';
+import { printable } from '../printable.js';
 import { renderReviewHtml } from './review-html.js';
+import { LOGIN_FAIL, LOGIN_SUCCESS } from './rules/query.js';
 import { NEW_DEVICE_BASELINE_DAYS, UNKNOWN, type CountRow, type DailyReview, type NewDevice } from './review-types.js';
 
 export type { CountRow, DailyReview, NewDevice } from './review-types.js';
@@ -14,7 +16,6 @@ export type { CountRow, DailyReview, NewDevice } from './review-types.js';
  */
 
 const DAY_MS = 86_400_000;
-const SUCCESS_ACTIONS = ['authn_login_success', 'authn_login_successafterfail'];
 /** Bounds of the new-device search: combinations read per request, requests, and rows reported. */
 const DEVICE_PAGE = 1000;
 const DEVICE_PAGES = 10;
@@ -36,7 +37,7 @@ const comboKey = (c: Omit<DeviceCombo, 'first'>): string => JSON.stringify([c.us
 /** Every (user, browser, system, device) of successful logins in a range, with its first time; bounded. */
 async function deviceCombos(client: ElasticClient, index: string, gte: number, lt: number, users?: string[]): Promise<DeviceCombo[]> {
   const combos: DeviceCombo[] = [];
-  const filter: unknown[] = [{ range: { '@timestamp': { gte: new Date(gte).toISOString(), lt: new Date(lt).toISOString() } } }, { terms: { 'event.action': SUCCESS_ACTIONS } }];
+  const filter: unknown[] = [{ range: { '@timestamp': { gte: new Date(gte).toISOString(), lt: new Date(lt).toISOString() } } }, { terms: { 'event.action': LOGIN_SUCCESS } }];
   if (users) filter.push({ terms: { 'user.name': users } });
   let after: Record<string, unknown> | undefined;
   for (let page = 0; page < DEVICE_PAGES; page += 1) {
@@ -94,8 +95,8 @@ export async function buildDailyReview(client: ElasticClient, indexPrefix: strin
   const start = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate());
   const end = start + DAY_MS;
   const range = { range: { '@timestamp': { gte: new Date(start).toISOString(), lt: new Date(end).toISOString() } } };
-  const fail = { term: { 'event.action': 'authn_login_fail' } };
-  const success = { terms: { 'event.action': SUCCESS_ACTIONS } };
+  const fail = { term: { 'event.action': LOGIN_FAIL } };
+  const success = { terms: { 'event.action': LOGIN_SUCCESS } };
   const eventsIndex = `${indexPrefix}-events-*`;
   const [events, alerts, devices] = await Promise.all([
     client.search({
@@ -164,7 +165,7 @@ export async function storeDailyReview(client: ElasticClient, indexPrefix: strin
       ecs: { version: ECS_VERSION },
       message: `Daily security review for ${review.day}`,
       event: {
-        id: `review-${review.day}`, kind: 'metric', dataset: 'sentinel.review', created: new Date().toISOString(),
+        id: `review-${review.day}`, kind: 'metric', dataset: 'sentinel.review', created: review.builtAt,
         start: `${review.day}T00:00:00.000Z`, end: at,
       },
       sentinel: { review, review_html: html },
@@ -172,8 +173,6 @@ export async function storeDailyReview(client: ElasticClient, indexPrefix: strin
   });
 }
 
-/** Control characters as `?`: user names come from clients, and a terminal obeys the escape sequences it prints. */
-const printable = (text: string): string => text.replace(/\p{Cc}/gu, '?');
 
 export function formatDailyReview(review: DailyReview): string {
   const list = (rows: CountRow[]): string =>

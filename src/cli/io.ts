@@ -37,5 +37,4 @@ export class CliError extends Error {
   }
 }
 
-/** One line for the terminal: alerts quote user names, which clients choose, and a terminal obeys escape sequences. */
-export const printable = (text: string): string => text.replace(/\p{Cc}/gu, '?');
+export { printable } from '../index.js';
