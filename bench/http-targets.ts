@@ -24,7 +24,7 @@ import jwt from 'jsonwebtoken';
 import koaJwt from 'koa-jwt';
 import pino from 'pino';
 import { ecsFormat } from '@elastic/ecs-pino-format';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createElasticClient } from '../src/elastic/client.js';
@@ -45,12 +45,19 @@ const pinoElastic = require('pino-elasticsearch') as typeof import('pino-elastic
 const koaPinoLogger = require('koa-pino-logger') as (options: { logger: pino.Logger }) => Koa.Middleware;
 
 const variant = process.argv[2];
+let spoolDir: string | undefined;
 const secret = randomBytes(32);
 const keyRing = createKeyRing([{ kid: 'bench', alg: 'HS256', secret }]);
 /** The bench user's password (also in bench/index.ts); cheap scrypt (ln=10) so hashing never hides the store's cost. */
 const AUTH_PASSWORD = 'bench password 0123456789';
 const passwordParams = { ln: 10, r: 8, p: 1 };
-const users = createMemoryUserDirectory([{ id: 'u_bench', name: 'bench', roles: ['user'], passwordHash: await hashPassword(AUTH_PASSWORD, passwordParams) }]);
+/** `bench`, and `bench-0` … `bench-19` for the login runs: one account per connection, as many users log in at once. */
+const AUTH_USERS = 20;
+const benchHash = await hashPassword(AUTH_PASSWORD, passwordParams);
+const users = createMemoryUserDirectory([
+  { id: 'u_bench', name: 'bench', roles: ['user'], passwordHash: benchHash },
+  ...Array.from({ length: AUTH_USERS }, (_, i) => ({ id: `u_bench_${i}`, name: `bench-${i}`, roles: ['user'], passwordHash: benchHash })),
+]);
 const route = (ctx: Koa.Context): void => {
   ctx.body = { message: `Hello, ${ctx.state.user?.name ?? 'world'}.` };
 };
@@ -127,7 +134,8 @@ switch (variant) {
     const indexPrefix = `bench-${Date.now().toString(36)}`;
     await setupElasticsearch(client, indexPrefix);
     count = `${indexPrefix}-access-*`;
-    const shipper = createShipper({ client, indexPrefix, dir: mkdtempSync(join(tmpdir(), 'bench-spool-')) });
+    spoolDir = mkdtempSync(join(tmpdir(), 'bench-spool-'));
+    const shipper = createShipper({ client, indexPrefix, dir: spoolDir });
     shipper.start();
     const built = createApp({ logger: createLogger({ name: 'bench', stdout: false, sinks: [shipper] }), session: { keyRing, users, passwordParams } });
     app = built.app;
@@ -184,4 +192,10 @@ const path = variant === 'app' || variant === 'full' || variant === 'peer' ? '/a
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port, cookie, path, count }));
 });
-process.on('SIGINT', () => process.exit(0));
+// Killed by the bench when it is done: the spool of a shipping target is thrown away (its documents were counted).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
