@@ -137,6 +137,13 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
     });
   }
 
+  /** A rule's searches for one window, both rounds when it has a refine step. */
+  async function search(rule: Rule, window: Window, p: Record<string, number>): Promise<unknown[]> {
+    const context = { eventsIndex };
+    const first = await msearch(rule.queries(window, p as never, context));
+    return rule.refine ? [...first, ...(await msearch(rule.refine(first, window, p as never, context)))] : first;
+  }
+
   const windowFor = (rule: Rule, end: number): Window => ({ start: new Date(end - (params.get(rule.id)!.windowMs ?? rule.defaults.windowMs)), end: new Date(end) });
 
   async function readCheckpoint(): Promise<number | undefined> {
@@ -248,8 +255,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
 
     async evaluate(rule, window) {
       const p = params.get(rule.id) ?? rule.defaults;
-      const responses = await msearch(rule.queries(window, p as never, { eventsIndex }));
-      return rule.evaluate(responses, window, p as never);
+      return rule.evaluate(await search(rule, window, p), window, p as never);
     },
 
     async run(runOptions = {}) {
@@ -274,8 +280,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
           const t = Date.now();
           const window = windowFor(rule, end);
           const p = params.get(rule.id)!;
-          const responses = await msearch(rule.queries(window, p as never, { eventsIndex }));
-          const findings = rule.evaluate(responses, window, p as never);
+          const findings = rule.evaluate(await search(rule, window, p), window, p as never);
           ruleMs[rule.id]! += Date.now() - t;
           for (const finding of findings) {
             if (!finding.eventId) {

@@ -166,14 +166,31 @@ describe('impossible_travel.evaluate', () => {
     assert.equal(travelLookbackMs(100), 2 * DAY);
     assert.equal(travelLookbackMs(0), 2 * DAY);
     const w = windowOf(impossibleTravel);
-    const [spec] = createImpossibleTravelRule({ trustedAsNumbers: [64500] }).queries(w, { ...impossibleTravel.defaults, maxLogins: 500 }, { eventsIndex: 'p' });
-    const body = JSON.stringify(spec!.body);
-    assert.ok(body.includes(`"gte":"${iso(w.start.getTime() - travelLookbackMs(1000))}"`), body);
+    const rule = createImpossibleTravelRule({ trustedAsNumbers: [64500] });
+    const params = { ...impossibleTravel.defaults, maxLogins: 500 };
+    const [first] = rule.queries(w, params, { eventsIndex: 'p' });
+    const round1 = JSON.stringify(first!.body);
+    const lookback = `"gte":"${iso(w.start.getTime() - travelLookbackMs(1000))}"`;
+    assert.ok(round1.includes(lookback), round1);
+    assert.ok(round1.includes('"order":[{"places":"desc"},{"last_seen":"desc"}]') && round1.includes('"places":{"cardinality":{"field":"source.geo.city_name"'), 'users seen in several cities first');
+    assert.doesNotMatch(round1, /top_hits|event\.id/, 'round one reads no place and no login');
+    // Round two: only users seen in two cities with a login in the window.
+    const users = [
+      { key: 'bob', doc_count: 3, places: { value: 2 }, active: { doc_count: 1 } },
+      { key: 'carol', doc_count: 5, places: { value: 1 }, active: { doc_count: 2 } },
+      { key: 'dave', doc_count: 4, places: { value: 3 }, active: { doc_count: 0 } },
+    ];
+    const [second] = rule.refine!([{ aggregations: { users: { buckets: users } } }], w, params, { eventsIndex: 'p' });
+    const body = JSON.stringify(second!.body);
+    assert.ok(body.includes('{"terms":{"user.name":["bob"]}}'), body);
+    assert.ok(body.includes(lookback));
     assert.ok(body.includes('"terms":{"field":"event.id","size":500,"order":{"at":"desc"},"execution_hint":"map"}'), 'the window\'s logins by id, not documents');
     assert.ok(body.includes(`"before":{"filter":{"range":{"@timestamp":{"gte":"${iso(w.start.getTime() - travelLookbackMs(1000))}","lt":"${w.start.toISOString()}"`), 'before the window, the last login time only');
     assert.ok(body.includes('"point":{"top_hits":{"size":1,'), 'one document per place, for its coordinates');
-    assert.ok(body.includes('{"exists":{"field":"source.geo.city_name"}}'), 'country-level locations are left out');
-    assert.ok(body.includes('"must_not":[{"terms":{"source.as.number":[64500]}}]'));
+    for (const b of [round1, body]) {
+      assert.ok(b.includes('{"exists":{"field":"source.geo.city_name"}}'), 'country-level locations are left out');
+      assert.ok(b.includes('"must_not":[{"terms":{"source.as.number":[64500]}}]'));
+    }
   });
 });
 
@@ -269,14 +286,26 @@ describe('session_country_change.evaluate', () => {
 
   it('reads start events as far back as a session lives, and only the window for use', () => {
     const w = windowOf(sessionCountryChange);
-    const [spec] = createSessionCountryChangeRule({ trustedAsNumbers: [64500] }).queries(w, sessionCountryChange.defaults, { eventsIndex: 'p' });
-    const body = JSON.stringify(spec!.body);
-    assert.ok(body.includes(`"gte":"${iso(w.start.getTime() - 7 * DAY)}","lt":"${iso(END)}"`));
-    assert.ok(body.includes('"should":[{"range":{"@timestamp":{"gte":"' + w.start.toISOString()), 'outside the window only start events are read');
-    assert.ok(body.includes('"event.action":["session_created","authn_login_success","authn_login_successafterfail"]'));
-    assert.ok(body.includes('"must_not":[{"terms":{"source.as.number":[64500]}}]'));
-    assert.ok(body.includes('"order":[{"countries":"desc"},{"last_seen":"desc"}],"collect_mode":"breadth_first"'), 'sessions seen in several countries first');
-    assert.doesNotMatch(body, /top_hits/, 'no documents fetched per session');
+    const rule = createSessionCountryChangeRule({ trustedAsNumbers: [64500] });
+    const [first] = rule.queries(w, sessionCountryChange.defaults, { eventsIndex: 'p' });
+    const sessions = [
+      { key: 's-two-countries', doc_count: 4, places: { value: 2 }, active: { doc_count: 1 } },
+      { key: 's-one-country', doc_count: 9, places: { value: 1 }, active: { doc_count: 3 } },
+      { key: 's-not-used', doc_count: 2, places: { value: 2 }, active: { doc_count: 0 } },
+    ];
+    const [second] = rule.refine!([{ aggregations: { sessions: { buckets: sessions } } }], w, sessionCountryChange.defaults, { eventsIndex: 'p' });
+    const round1 = JSON.stringify(first!.body);
+    const body = JSON.stringify(second!.body);
+    assert.ok(round1.includes('"order":[{"places":"desc"},{"last_seen":"desc"}]') && round1.includes('"places":{"cardinality":{"field":"source.geo.country_iso_code"'), 'sessions seen in several countries first');
+    assert.doesNotMatch(round1, /"start"|"networks"/, 'round one reads no evidence');
+    assert.ok(body.includes('{"terms":{"sentinel.session_id":["s-two-countries"]}}'), body);
+    for (const b of [round1, body]) {
+      assert.ok(b.includes(`"gte":"${iso(w.start.getTime() - 7 * DAY)}","lt":"${iso(END)}"`));
+      assert.ok(b.includes('"should":[{"range":{"@timestamp":{"gte":"' + w.start.toISOString()), 'outside the window only start events are read');
+      assert.ok(b.includes('"event.action":["session_created","authn_login_success","authn_login_successafterfail"]'));
+      assert.doesNotMatch(b, /top_hits/, 'no documents fetched per session');
+    }
+    assert.ok(body.includes('"must_not":[{"terms":{"source.as.number":[64500]}}]'), 'use through a trusted network is ignored');
   });
 });
 
@@ -293,7 +322,12 @@ describe('trusted networks and the rule set', () => {
   it('builds the same rules as RULES, the location rules told which networks to trust', () => {
     const rules = createRuleSet({ trustedAsNumbers: [64500] });
     assert.deepEqual(rules.map((r) => r.id), RULES.map((r) => r.id));
-    const trusting = (id: string) => JSON.stringify(rules.find((r) => r.id === id)!.queries(windowOf(rules.find((r) => r.id === id)!), rules.find((r) => r.id === id)!.defaults, { eventsIndex: 'p' }));
+    const trusting = (id: string): string => {
+      const rule = rules.find((r) => r.id === id)!;
+      const w = windowOf(rule);
+      const first = rule.queries(w, rule.defaults, { eventsIndex: 'p' });
+      return JSON.stringify([...first, ...(rule.refine?.([{}], w, rule.defaults, { eventsIndex: 'p' }) ?? [])]);
+    };
     for (const id of ['new_country_for_user', 'impossible_travel', 'session_country_change']) assert.match(trusting(id), /"source\.as\.number":\[64500\]/, id);
   });
 });

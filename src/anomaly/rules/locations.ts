@@ -1,5 +1,5 @@
 import { distanceKm, MAX_DISTANCE_KM, parseGeoPoint, type GeoPoint } from './geo-distance.js';
-import { LOGIN_SOURCE_FIELDS, LOGIN_SUCCESS, actions, buckets, docCount, exists, hitSources, isoOf, keys, placeOf, range, recentUsers, searchBody, value, type LoginSource, type TermsBucket } from './query.js';
+import { LOGIN_SOURCE_FIELDS, LOGIN_SUCCESS, actions, buckets, docCount, exists, hitSources, isoOf, keys, movedAndActive, movingEntities, placeOf, range, recentUsers, searchBody, value, type LoginSource, type TermsBucket } from './query.js';
 import { fromTrustedNetworks, trustedAsNumbers, type LocationRuleOptions } from './trusted-networks.js';
 import type { Finding, Rule, Window } from './types.js';
 
@@ -90,6 +90,12 @@ export function createNewCountryRule(options?: LocationRuleOptions): Rule<NewCou
   };
 }
 
+/** Located, city-level successful logins of the window and the lookback before it. */
+function travelScope(window: Window, p: ImpossibleTravelParams): unknown[] {
+  const start = new Date(window.start.getTime() - travelLookbackMs(p.maxSpeedKmh));
+  return [range({ start, end: window.end }), actions(LOGIN_SUCCESS), exists('source.geo.location'), exists('source.geo.city_name')];
+}
+
 /** How far back a previous login can still make an impossible pair: half the globe at the speed threshold. */
 export function travelLookbackMs(maxSpeedKmh: number): number {
   return Math.min(MAX_TRAVEL_LOOKBACK_MS, Math.ceil((MAX_DISTANCE_KM / Math.max(1, maxSpeedKmh)) * HOUR));
@@ -131,18 +137,23 @@ export function createImpossibleTravelRule(options?: LocationRuleOptions): Rule<
     severity: 'high',
     ...VALID_ACCOUNTS,
     defaults: { windowMs: 15 * MINUTE, maxSpeedKmh: 1000, minDistanceKm: 500, maxUsers: 500, maxLogins: 20 },
-    queries: (window, p, ctx) => {
+    // Round one: per user only what says whether they can have travelled (two cities, a login in the window); round
+    // two: the places and logins of those users only. One round with every sub-aggregation for every user took
+    // 3.7 s over a day of a million events.
+    queries: (window, p, ctx) => [{
+      index: ctx.eventsIndex,
+      // Users seen in one city only cannot have travelled: they come last, and are the ones `maxUsers` cuts.
+      body: searchBody(travelScope(window, p), { users: movingEntities('user.name', 'source.geo.city_name', p.maxUsers, window) }, fromTrustedNetworks(trusted)),
+    }],
+    refine: ([first], window, p, ctx) => {
+      const candidates = movedAndActive(first, 'users');
       const start = new Date(window.start.getTime() - travelLookbackMs(p.maxSpeedKmh));
-      const filters = [range({ start, end: window.end }), actions(LOGIN_SUCCESS), exists('source.geo.location'), exists('source.geo.city_name')];
       return [{
         index: ctx.eventsIndex,
-        body: searchBody(filters, {
+        body: searchBody([...travelScope(window, p), { terms: { 'user.name': candidates } }], {
           users: {
-            // Users seen in one city only cannot have travelled: they come last, and are the ones `maxUsers` cuts.
-            terms: { field: 'user.name', size: p.maxUsers, order: [{ cities: 'desc' }, { last_seen: 'desc' }], collect_mode: 'breadth_first' },
+            terms: { field: 'user.name', size: Math.max(1, candidates.length) },
             aggs: {
-              cities: { cardinality: { field: 'source.geo.city_name', precision_threshold: 100 } },
-              last_seen: { max: { field: '@timestamp' } },
               recent: { filter: range(window) },
               countries: {
                 terms: { field: 'source.geo.country_iso_code', size: 10 },
@@ -174,7 +185,8 @@ export function createImpossibleTravelRule(options?: LocationRuleOptions): Rule<
         }, fromTrustedNetworks(trusted)),
       }];
     },
-    evaluate: ([response], window, p) => buckets(response, 'users').flatMap((user): Finding[] => {
+    // The evidence round's answer is the last (a single answer in unit tests).
+    evaluate: (responses, window, p) => buckets(responses.at(-1), 'users').flatMap((user): Finding[] => {
       if (docCount(user, 'recent') === 0) return [];
       const logins = loginsOf(user).sort((a, b) => a.at - b.at || String(a.login.event?.id).localeCompare(String(b.login.event?.id)));
       const findings: Finding[] = [];

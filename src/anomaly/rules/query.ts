@@ -75,6 +75,23 @@ export function recentUsers(size: number, aggs: Record<string, unknown>): Record
   return { terms: { field: 'user.name', size, order: { last_seen: 'desc' }, collect_mode: 'breadth_first' }, aggs: { last_seen: { max: { field: '@timestamp' } }, ...aggs } };
 }
 
+/**
+ * Round one of a two-round rule (Rule.refine): per entity, at how many distinct `placeField` values it was seen and
+ * whether it was active in the window. Entities seen in several places come first, so `size` cuts the ones that
+ * cannot be findings; nothing else is computed per entity.
+ */
+export function movingEntities(field: string, placeField: string, size: number, window: Window): Record<string, unknown> {
+  return {
+    terms: { field, size, order: [{ places: 'desc' }, { last_seen: 'desc' }] },
+    aggs: { places: { cardinality: { field: placeField, precision_threshold: 100 } }, last_seen: { max: { field: '@timestamp' } }, active: { filter: range(window) } },
+  };
+}
+
+/** The keys of round one's entities (movingEntities at `path`) seen in two places or more and active in the window. */
+export function movedAndActive(response: unknown, path: string): string[] {
+  return buckets(response, path).filter((b) => value(b, 'places') >= 2 && docCount(b, 'active') > 0).map((b) => String(b.key));
+}
+
 /** The `_source` of each hit of a top_hits aggregation at `path` in `bucket`. */
 export function hitSources<T>(bucket: unknown, path: string): T[] {
   let node = bucket as Record<string, unknown> | undefined;

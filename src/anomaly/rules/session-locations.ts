@@ -1,6 +1,6 @@
-import { SESSION_START, actions, buckets, docCount, exists, isoOf, keys, range, searchBody, value } from './query.js';
+import { SESSION_START, actions, buckets, docCount, exists, isoOf, keys, movedAndActive, movingEntities, range, searchBody, value } from './query.js';
 import { fromTrustedNetworks, trustedAsNumbers, type LocationRuleOptions } from './trusted-networks.js';
-import type { Finding, Rule } from './types.js';
+import type { Finding, Rule, Window } from './types.js';
 
 /**
  * A session used from another country than the one it was created in: the session cookie travelled without its
@@ -24,6 +24,18 @@ const WHERE = {
   first_seen: { min: { field: '@timestamp' } },
   last_seen: { max: { field: '@timestamp' } },
 };
+
+/**
+ * The events a session is judged by: located events of sessions in the window, and before it only the start events,
+ * as far back as a session lives (the search reads what it needs, not a week of refreshes).
+ */
+function scope(window: Window, p: SessionCountryParams): unknown[] {
+  const lookback = { start: new Date(window.start.getTime() - p.sessionDays * DAY), end: window.end };
+  return [
+    range(lookback), exists('sentinel.session_id'), exists('source.geo.country_iso_code'),
+    { bool: { should: [range(window), actions(SESSION_START)], minimum_should_match: 1 } },
+  ];
+}
 
 /** "Paris, FR (AS64496)" from a bucket with WHERE's aggregations. */
 function placeOfBucket(country: string, bucket: unknown): string {
@@ -58,20 +70,22 @@ export function createSessionCountryChangeRule(options?: LocationRuleOptions): R
     tactic: { id: 'TA0005', name: 'Defense Evasion' },
     defaults: { windowMs: 15 * MINUTE, sessionDays: 7, maxSessions: 1000 },
     realertMs: DAY,
-    queries: (window, p, ctx) => {
-      const lookback = { start: new Date(window.start.getTime() - p.sessionDays * DAY), end: window.end };
+    // Round one: per session only what says whether it can be a finding (seen in two countries, used in the window);
+    // round two: the evidence, for those sessions only. One round with every sub-aggregation for every session of
+    // the week took 3.7 s over a day of a million events.
+    queries: (window, p, ctx) => [{
+      index: ctx.eventsIndex,
+      body: searchBody(scope(window, p), { sessions: movingEntities('sentinel.session_id', 'source.geo.country_iso_code', p.maxSessions, window) }),
+    }],
+    refine: ([first], window, p, ctx) => {
+      const candidates = movedAndActive(first, 'sessions');
       return [{
         index: ctx.eventsIndex,
-        body: searchBody([
-          range(lookback), exists('sentinel.session_id'), exists('source.geo.country_iso_code'),
-          // Only the start events before the window: the search reads what it needs, not a week of refreshes.
-          { bool: { should: [range(window), actions(SESSION_START)], minimum_should_match: 1 } },
-        ], {
+        body: searchBody([...scope(window, p), { terms: { 'sentinel.session_id': candidates } }], {
           sessions: {
-            terms: { field: 'sentinel.session_id', size: p.maxSessions, order: [{ countries: 'desc' }, { last_seen: 'desc' }], collect_mode: 'breadth_first' },
+            terms: { field: 'sentinel.session_id', size: Math.max(1, candidates.length) },
             aggs: {
               countries: { cardinality: { field: 'source.geo.country_iso_code', precision_threshold: 100 } },
-              last_seen: { max: { field: '@timestamp' } },
               start: {
                 filter: actions(SESSION_START),
                 aggs: { countries: { terms: { field: 'source.geo.country_iso_code', size: 3 } }, users: { terms: { field: 'user.name', size: 3 } }, ...WHERE },
@@ -85,7 +99,8 @@ export function createSessionCountryChangeRule(options?: LocationRuleOptions): R
         }),
       }];
     },
-    evaluate: ([response]) => buckets(response, 'sessions').flatMap((session): Finding[] => {
+    // The evidence round's answer is the last (a single answer in unit tests).
+    evaluate: (responses) => buckets(responses.at(-1), 'sessions').flatMap((session): Finding[] => {
       if (value(session, 'countries') < 2 || docCount(session, 'used') === 0) return [];
       const home = keys(session, 'start.countries')[0];
       if (!home) return [];

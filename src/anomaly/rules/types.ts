@@ -61,6 +61,13 @@ export interface Rule<P extends { windowMs: number } = { windowMs: number } & Re
   /** Minimum time between two alerts of this rule for one entity. Default 1 h. */
   realertMs?: number;
   queries(window: Window, params: P, context: RuleContext): SearchSpec[];
+  /**
+   * A second round of searches built from the first round's responses: a cheap first search picks the few entities
+   * that can be findings, the second reads the evidence for those only (per-entity sub-aggregations over every
+   * entity of a week are what makes a rule slow). `evaluate` then gets the first round's responses followed by the
+   * second's.
+   */
+  refine?(first: unknown[], window: Window, params: P, context: RuleContext): SearchSpec[];
   evaluate(responses: unknown[], window: Window, params: P): Finding[];
 }
 
