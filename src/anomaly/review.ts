@@ -3,6 +3,7 @@ import { dailyIndex } from '../elastic/templates.js';
 import { ECS_VERSION } from '../events/security-event.js';
 import { printable } from '../printable.js';
 import { renderReviewHtml } from './review-html.js';
+import { newDeviceForUser } from './rules/devices.js';
 import { LOGIN_FAIL, LOGIN_SUCCESS } from './rules/query.js';
 import { NEW_DEVICE_BASELINE_DAYS, UNKNOWN, type CountRow, type DailyReview, type NewDevice } from './review-types.js';
 
@@ -16,79 +17,30 @@ export type { CountRow, DailyReview, NewDevice } from './review-types.js';
  */
 
 const DAY_MS = 86_400_000;
-/** Bounds of the new-device search: combinations read per request, requests, and rows reported. */
-const DEVICE_PAGE = 1000;
-const DEVICE_PAGES = 10;
+/** Users judged for new devices (the rule's own bound is for a 15-minute window), and rows reported. */
+const NEW_DEVICE_USERS = 10_000;
 const NEW_DEVICES_SHOWN = 50;
 
 type Buckets = { buckets: Array<{ key: string; doc_count: number }> };
 const top = (agg: unknown): CountRow[] => ((agg as Buckets | undefined)?.buckets ?? []).map((b) => ({ key: String(b.key), count: b.doc_count }));
 
-interface DeviceCombo {
-  user: string;
-  browser: string;
-  os: string;
-  device: string;
-  first: number;
-}
-
-const comboKey = (c: Omit<DeviceCombo, 'first'>): string => JSON.stringify([c.user, c.browser, c.os, c.device]);
-
-/** Every (user, browser, system, device) of successful logins in a range, with its first time; bounded. */
-async function deviceCombos(client: ElasticClient, index: string, gte: number, lt: number, users?: string[]): Promise<DeviceCombo[]> {
-  const combos: DeviceCombo[] = [];
-  const filter: unknown[] = [{ range: { '@timestamp': { gte: new Date(gte).toISOString(), lt: new Date(lt).toISOString() } } }, { terms: { 'event.action': LOGIN_SUCCESS } }];
-  if (users) filter.push({ terms: { 'user.name': users } });
-  let after: Record<string, unknown> | undefined;
-  for (let page = 0; page < DEVICE_PAGES; page += 1) {
-    const response = await client.search({
-      index, ignore_unavailable: true, allow_no_indices: true, size: 0,
-      query: { bool: { filter } },
-      aggs: {
-        combos: {
-          composite: {
-            size: DEVICE_PAGE,
-            sources: [
-              { user: { terms: { field: 'user.name' } } },
-              { browser: { terms: { field: 'user_agent.name', missing_bucket: true } } },
-              { os: { terms: { field: 'user_agent.os.name', missing_bucket: true } } },
-              { device: { terms: { field: 'user_agent.device.name', missing_bucket: true } } },
-            ],
-            ...(after ? { after } : {}),
-          },
-          aggs: { first: { min: { field: '@timestamp' } } },
-        },
-      },
-    });
-    const agg = (response.aggregations as Record<string, { buckets: Array<{ key: Record<string, string | null>; first: { value: number } }>; after_key?: Record<string, unknown> }> | undefined)?.combos;
-    for (const bucket of agg?.buckets ?? []) {
-      combos.push({ user: String(bucket.key.user), browser: bucket.key.browser ?? UNKNOWN, os: bucket.key.os ?? UNKNOWN, device: bucket.key.device ?? UNKNOWN, first: bucket.first.value });
-    }
-    if (!agg?.after_key || agg.buckets.length < DEVICE_PAGE) break;
-    after = agg.after_key;
-  }
-  return combos;
-}
-
-/** Devices of the day that their user, seen in the baseline days, never used there. Users with no history are left out. */
-async function newDevices(client: ElasticClient, index: string, start: number, end: number): Promise<NewDevice[]> {
-  const today = await deviceCombos(client, index, start, end);
-  if (today.length === 0) return [];
-  const users = [...new Set(today.map((c) => c.user))];
-  const known = new Set<string>();
-  const withHistory = new Set<string>();
-  // A terms query takes up to 65 536 values; a thousand at a time keeps each request small.
-  for (let i = 0; i < users.length; i += 1000) {
-    for (const combo of await deviceCombos(client, index, start - NEW_DEVICE_BASELINE_DAYS * DAY_MS, start, users.slice(i, i + 1000))) {
-      known.add(comboKey(combo));
-      withHistory.add(combo.user);
-    }
-  }
-  return today
-    .filter((combo) => withHistory.has(combo.user) && !known.has(comboKey(combo)))
-    .sort((a, b) => a.first - b.first || a.user.localeCompare(b.user))
-    .slice(0, NEW_DEVICES_SHOWN)
-    .map(({ first, ...combo }) => ({ ...combo, firstSeen: new Date(first).toISOString() }));
+/**
+ * The day's new devices as the `new_device_for_user` rule finds them, over the whole day at once: the review and the
+ * alerts agree (a login carrying the user's device cookie is not a new device; a login without a parsed browser is
+ * not judged). Users without a login in the baseline days are left out, as the rule leaves them out.
+ */
+async function newDevices(client: ElasticClient, eventsIndex: string, start: number, end: number): Promise<NewDevice[]> {
+  const window = { start: new Date(start), end: new Date(end) };
+  const params = { ...newDeviceForUser.defaults, windowMs: end - start, baselineDays: NEW_DEVICE_BASELINE_DAYS, maxUsers: NEW_DEVICE_USERS };
+  const responses = await Promise.all(newDeviceForUser.queries(window, params, { eventsIndex })
+    .map((spec) => client.search({ index: spec.index, ignore_unavailable: true, allow_no_indices: true, ...spec.body })));
+  return newDeviceForUser.evaluate(responses, window, params)
+    .map((finding) => {
+      const details = finding.details as { browser?: string; os?: string; device_name?: string };
+      return { user: finding.entity, browser: details.browser ?? UNKNOWN, os: details.os ?? UNKNOWN, device: details.device_name ?? UNKNOWN, firstSeen: finding.firstSeen ?? '' };
+    })
+    .sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.user.localeCompare(b.user))
+    .slice(0, NEW_DEVICES_SHOWN);
 }
 
 export async function buildDailyReview(client: ElasticClient, indexPrefix: string, day: Date, builtAt: Date = new Date()): Promise<DailyReview> {

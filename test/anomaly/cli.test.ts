@@ -240,6 +240,9 @@ describe('koa-sentinel anomalies', () => {
       ...spread(5, at(9, 0), 5 * 60 * MINUTE, (i, t) => onDevice(success(`user${i}`, '100.64.0.1', t), FIREFOX)),
       onDevice(event({ action: 'authn_login_successafterfail', user: 'bob', ip: '192.0.2.8', at: at(11, 52) }), { browser: 'Mobile Safari', os: 'iOS', device: 'iPhone' }),
       onDevice(success(HOSTILE, '192.0.2.66', at(14, 30)), { browser: 'Chrome', os: 'Android', device: '<b>Pixel</b>' }),
+      // A new browser for user0, but the login carried user0's device cookie: not a new device, for the review as
+      // for the new_device_for_user alert.
+      { ...onDevice(success('user0', '100.64.0.1', at(15, 0)), { browser: 'Edge', os: 'Windows' }), sentinel: { known_device: true } },
       event({ action: 'authz_fail', user: 'user1', ip: '100.64.0.1', at: at(10, 0), path: '/admin/users' }),
       fail('yesterday', '192.0.2.9', at(-1, 0)),
       // The baseline: user0, user1 and the hostile name on their usual device, user2 and bob on another one; user3
@@ -260,13 +263,13 @@ describe('koa-sentinel anomalies', () => {
     assert.ok(Date.parse(review.builtAt) > at(24, 0), review.builtAt);
     const hours = Object.fromEntries(review.hourly.filter((h) => h.success || h.failure).map((h) => [h.hour.slice(11, 13), [h.success, h.failure]]));
     assert.equal(review.hourly.length, 24);
-    assert.deepEqual(hours, { '09': [1, 0], 10: [1, 0], 11: [2, 12], 12: [1, 0], 13: [1, 0], 14: [1, 0] });
+    assert.deepEqual(hours, { '09': [1, 0], 10: [1, 0], 11: [2, 12], 12: [1, 0], 13: [1, 0], 14: [1, 0], 15: [1, 0] });
     assert.deepEqual({ ...review, builtAt: undefined, hourly: undefined }, {
       day,
       builtAt: undefined,
       hourly: undefined,
-      logins: { success: 7, failure: 12 },
-      events: { authn_login_fail: 12, authn_login_success: 6, authn_login_successafterfail: 1, authz_fail: 1 },
+      logins: { success: 8, failure: 12 },
+      events: { authn_login_fail: 12, authn_login_success: 7, authn_login_successafterfail: 1, authz_fail: 1 },
       topFailingSources: [{ key: '192.0.2.7', count: 11 }, { key: '192.0.2.8', count: 1 }],
       topFailingCountries: [{ key: 'NL', count: 8 }, { key: 'unknown', count: 4 }],
       topFailingUsers: [{ key: 'mallory', count: 10 }, { key: 'bob', count: 2 }],
@@ -342,7 +345,7 @@ describe('koa-sentinel anomalies', () => {
     const result = await runCli(['anomalies', 'review', '--day', '2026-11-20'], { env: envFor(reviewed), timeoutMs: SPAWN_TIMEOUT_MS });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^Security review for 2026-11-20 \(UTC\)\n/);
-    assert.match(result.stdout, /Logins: 19 \(7 succeeded, 12 failed, 63% failure\)/);
+    assert.match(result.stdout, /Logins: 20 \(8 succeeded, 12 failed, 60% failure\)/);
     assert.match(result.stdout, /Top failing sources:\n\s+11 {2}192\.0\.2\.7\n/);
     assert.match(result.stdout, /Top failing countries:\n\s+8 {2}NL\n\s+4 {2}unknown\n/);
     assert.match(result.stdout, /New devices:\n {4}11:00 {2}user2: Firefox on Linux\n {4}11:52 {2}bob: Mobile Safari on iOS \(iPhone\)\n/);

@@ -221,7 +221,8 @@ describe('new_device_for_user.evaluate', () => {
       ['Chrome on Linux', 'e-Chrome-Linux--'], ['Firefox on Windows', 'e-Firefox-Windows--'], ['Mobile Safari on iOS (iPad)', 'e-Mobile Safari-iOS-iPad'],
     ]);
     const chrome = findings.find((f) => f.details?.device === 'Chrome on Linux')!;
-    assert.deepEqual(chrome.details, { device: 'Chrome on Linux', unrecognised_logins: 1, known_devices: ['Firefox on Linux', 'Mobile Safari on iOS (iPhone)'] });
+    assert.deepEqual(chrome.details, { device: 'Chrome on Linux', browser: 'Chrome', os: 'Linux', unrecognised_logins: 1, known_devices: ['Firefox on Linux', 'Mobile Safari on iOS (iPhone)'] });
+    assert.equal(findings.find((f) => f.details?.device === 'Mobile Safari on iOS (iPad)')!.details?.device_name, 'iPad');
     assert.equal(chrome.entity, 'alice');
     assert.equal(chrome.count, 2);
     assert.equal(chrome.firstSeen, iso(END - 6 * MINUTE));

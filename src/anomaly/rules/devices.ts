@@ -32,6 +32,9 @@ function deviceLevels(leaf: Record<string, unknown> = {}): Record<string, unknow
 interface Device {
   key: string;
   label: string;
+  browser: string;
+  os?: string;
+  device?: string;
   bucket: TermsBucket;
 }
 
@@ -42,7 +45,7 @@ function devicesOf(node: unknown): Device[] {
       buckets({ aggregations: system }, 'devices').map((device) => {
         const [b, s, d] = [String(browser.key), String(system.key), String(device.key)];
         const label = `${b}${s !== NONE ? ` on ${s}` : ''}${d !== NONE ? ` (${d})` : ''}`;
-        return { key: `${b}|${s}|${d}`, label, bucket: device };
+        return { key: `${b}|${s}|${d}`, label, browser: b, ...(s !== NONE ? { os: s } : {}), ...(d !== NONE ? { device: d } : {}), bucket: device };
       })));
 }
 
@@ -99,7 +102,15 @@ export const newDeviceForUser: Rule<NewDeviceParams> = {
         firstSeen: first['@timestamp'],
         lastSeen: isoOf(device.bucket, 'last_seen'),
         sources: first.source?.ip ? [first.source.ip] : [],
-        details: { device: device.label, unrecognised_logins: docCount(device.bucket, 'unrecognised'), known_devices: known.map((d) => d.label).slice(0, 20) },
+        details: {
+          device: device.label,
+          // The parts, for the daily review's table (it lists what this rule finds).
+          browser: device.browser,
+          ...(device.os ? { os: device.os } : {}),
+          ...(device.device ? { device_name: device.device } : {}),
+          unrecognised_logins: docCount(device.bucket, 'unrecognised'),
+          known_devices: known.map((d) => d.label).slice(0, 20),
+        },
       }];
     });
   }),
