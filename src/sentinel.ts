@@ -310,8 +310,14 @@ export function createSentinel(options: SentinelOptions): Sentinel {
       if (anomalyRunner) {
         scheduled.push(scheduleAnomalyRuns(anomalyRunner, {
           cron: jobs.anomalies ? jobs.anomalies.cron : undefined,
-          onResult: (result) => logger.info({ sentinel: { anomaly: { windows: result.windows, created: result.created.length, existing: result.existing.length, suppressed: result.suppressed, took_ms: result.tookMs } } },
-            `Anomaly run: ${result.windows} window(s), ${result.created.length} new alert(s)`),
+          onResult: (result) => {
+            logger.info({ sentinel: { anomaly: { windows: result.windows, created: result.created.length, existing: result.existing.length, suppressed: result.suppressed, took_ms: result.tookMs } } },
+              `Anomaly run: ${result.windows} window(s), ${result.created.length} new alert(s)`);
+            for (const failed of result.failedRules) {
+              logger.warn({ sentinel: { anomaly: { failed_rule: failed.rule, window_end: failed.windowEnd } }, error: { message: failed.message } },
+                `Anomaly rule ${failed.rule} failed on the window ending ${failed.windowEnd}; the next run judges it again`);
+            }
+          },
           onError: warn('Anomaly run'),
         }));
       }

@@ -80,6 +80,13 @@ export interface RunResult {
   notifyFailures: number;
   /** Milliseconds spent per rule (query + evaluation). */
   ruleMs: Record<string, number>;
+  /**
+   * Rules whose search or evaluation failed, each with the first window it failed on and the error's message (it
+   * never holds event data). The other rules' alerts are still written; the checkpoint moves only to the last
+   * window end every rule judged, so the next run judges the failed rule's windows again (the others' alerts there
+   * come back as existing: alert ids are deterministic, nothing is written twice).
+   */
+  failedRules: Array<{ rule: string; windowEnd: string; message: string }>;
   tookMs: number;
 }
 
@@ -275,13 +282,25 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
       const suppression = await recentAlerts(from - longestRealert);
       const candidates: AlertDocument[] = [];
       let suppressed = 0;
+      // One failing rule (a search timing out on a big deployment, a field mapped wrongly) must not blind the others.
+      const failed = new Map<string, { rule: string; windowEnd: string; message: string; error: unknown }>();
+      let judged = 0;
       for (const end of ends) {
         for (const rule of rules) {
+          if (failed.has(rule.id)) continue;
           const t = Date.now();
           const window = windowFor(rule, end);
           const p = params.get(rule.id)!;
-          const findings = rule.evaluate(await search(rule, window, p), window, p as never);
-          ruleMs[rule.id]! += Date.now() - t;
+          let findings: Finding[];
+          try {
+            findings = rule.evaluate(await search(rule, window, p), window, p as never);
+            judged += 1;
+          } catch (error) {
+            failed.set(rule.id, { rule: rule.id, windowEnd: new Date(end).toISOString(), message: (error as Error).message ?? String(error), error });
+            continue;
+          } finally {
+            ruleMs[rule.id]! += Date.now() - t;
+          }
           for (const finding of findings) {
             if (!finding.eventId) {
               const key = `${rule.id}|${finding.entityType}|${finding.entity}`;
@@ -300,10 +319,15 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
           }
         }
       }
+      // Nothing judged at all (Elasticsearch down, the index pattern refused): the run failed as a whole.
+      if (judged === 0 && failed.size > 0) throw [...failed.values()][0]!.error;
       const unique = [...new Map(candidates.map((alert) => [alert.event.id, alert])).values()];
       const { created, existing } = await writeAlerts(unique);
-      // Only closed windows move the checkpoint: an open window is judged again once closed.
-      if (!runOptions.dryRun && closedWindows > 0) await writeCheckpoint(closedTo);
+      // Only closed windows move the checkpoint: an open window is judged again once closed. After a rule failed, the
+      // checkpoint moves only to the last window end every rule judged: the failed rule starts again from there.
+      const failedFrom = Math.min(...[...failed.values()].map((f) => Date.parse(f.windowEnd)));
+      const judgedTo = failed.size === 0 ? closedTo : Math.min(closedTo, failedFrom - o.stepMs);
+      if (!runOptions.dryRun && closedWindows > 0 && judgedTo > from) await writeCheckpoint(judgedTo);
       // Only the runner that created an alert notifies it now; leftovers of failed notifiers are retried here.
       const retry = (await pendingNotifications()).filter((alert) => !created.some((c) => c.event.id === alert.event.id));
       const { notified, failures } = await notify([...created, ...retry]);
@@ -319,6 +343,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
         notified,
         notifyFailures: failures,
         ruleMs,
+        failedRules: [...failed.values()].map(({ rule, windowEnd, message }) => ({ rule, windowEnd, message })),
         tookMs: Date.now() - started,
       };
     },

@@ -57,7 +57,9 @@ function runText(result: RunResult, lines: string[], inRange: number | undefined
     ? `The last window, ending ${result.openWindowEnd}, was still open: judged on demand with the events indexed so far. The checkpoint stays at ${result.closedTo}; the scheduled run judges that window again once it has closed, without repeating these alerts.\n`
     : '';
   const range = inRange === undefined ? '' : `${inRange} alert(s) in the judged range, whichever run wrote them.\n`;
-  return `${head}${open}${range}${lines.join('\n')}${lines.length ? '\n' : ''}`;
+  const failed = result.failedRules.map((f) => printable(`Rule ${f.rule} failed on the window ending ${f.windowEnd}: ${f.message}`)).join('\n');
+  const retry = failed ? `${failed}\nThe other rules' alerts are written; the next run judges the failed rule(s) from there again.\n` : '';
+  return `${head}${open}${range}${lines.join('\n')}${lines.length ? '\n' : ''}${retry}`;
 }
 
 export async function anomaliesCommand(args: string[], io: CliIo): Promise<number> {
@@ -120,7 +122,9 @@ export async function anomaliesCommand(args: string[], io: CliIo): Promise<numbe
     const created = new Set(result.created.map((a) => a.event.id));
     const lines = [...listed.values()].map((a) => printable(`${created.has(a.event.id) ? 'NEW ' : '    '} ${alertText(a)}`));
     out({ ...result, alerts: found, ...(inRange ? { inRange } : {}) }, runText(result, lines, inRange?.length));
-    return result.created.length > 0 || (inRange !== undefined && listed.size > 0) ? EXIT.findings : EXIT.ok;
+    if (result.created.length > 0 || (inRange !== undefined && listed.size > 0)) return EXIT.findings;
+    // Nothing to act on, but not everything was judged: as unavailable as a run that judged nothing.
+    return result.failedRules.length > 0 ? EXIT.unavailable : EXIT.ok;
   } catch (error) {
     const failure = describeFailure(error, url);
     if (json) io.stdout.write(`${JSON.stringify({ error: { code: failure.code, message: failure.message } }, null, 2)}\n`);

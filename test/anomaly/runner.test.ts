@@ -428,6 +428,44 @@ describe('catch-up after downtime', () => {
   });
 });
 
+describe('a failing rule', () => {
+  /** Judges nothing; its search is one Elasticsearch refuses (a negative terms size) for windows ending after `failAfter`. */
+  const flaky = (failAfter: number): Rule => ({
+    ...(bruteForceAccount as unknown as Rule),
+    id: 'flaky',
+    queries: (window, _p, ctx) => [{ index: ctx.eventsIndex, body: { size: 0, aggs: { users: { terms: { field: 'user.name', size: window.end.getTime() > failAfter ? -1 : 1 } } } } }],
+    evaluate: () => [],
+  });
+
+  it('does not blind the other rules: their alerts are written, the checkpoint stops before the failed window, the next run retries it', async () => {
+    const prefix = await freshPrefix('flaky');
+    const brute = bruteForceAccount as unknown as Rule;
+    await runnerAt(prefix, NOW, { rules: [brute] }).run();
+    await indexEvents(es, prefix, spread(12, NOW + 20 * MINUTE, 6 * MINUTE, (_i, at) => fail('target', '198.51.100.23', at)));
+    const failAt = TO + 30 * MINUTE;
+
+    const broken = await runnerAt(prefix, NOW + HOUR, { rules: [brute, flaky(failAt - 1)] }).run();
+    assert.deepEqual(broken.created.map((a) => [a.rule.id, a.sentinel.alert.entity]), [['brute_force_account', 'target']]);
+    assert.equal(broken.failedRules.length, 1);
+    assert.equal(broken.failedRules[0]!.rule, 'flaky');
+    assert.equal(broken.failedRules[0]!.windowEnd, iso(failAt));
+    assert.match(broken.failedRules[0]!.message, /size/);
+    assert.equal(await checkpoint(prefix), iso(failAt - 5 * MINUTE), 'the last window end every rule judged');
+
+    const mended = await runnerAt(prefix, NOW + HOUR, { rules: [brute, flaky(Infinity)] }).run();
+    assert.equal(mended.from, iso(failAt - 5 * MINUTE));
+    assert.deepEqual(mended.failedRules, []);
+    assert.equal(mended.created.length, 0, 'the alert is not written twice');
+    assert.ok(mended.existing.some((a) => a.sentinel.alert.entity === 'target'));
+    assert.equal(await checkpoint(prefix), iso(TO + HOUR));
+  });
+
+  it('fails the run as a whole when no rule could judge anything', async () => {
+    const prefix = await freshPrefix('all-failing');
+    await assert.rejects(runnerAt(prefix, NOW, { rules: [flaky(0)] }).run(), /size/);
+  });
+});
+
 describe('late events', () => {
   it('an event indexed after its first window was evaluated is found by the next, overlapping window', async () => {
     const prefix = await freshPrefix('late');
