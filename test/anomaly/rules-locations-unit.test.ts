@@ -64,13 +64,21 @@ describe('new_country_for_user.evaluate', () => {
     assert.deepEqual(evaluate(newCountryForUser, [undefined]), []);
   });
 
-  it('searches the baseline and the window in one search, users of the window first, trusted networks out of the window only', () => {
+  it('finds the users of the window first, then reads the baseline of those only; trusted networks out of the window only', () => {
     const w = windowOf(newCountryForUser);
-    const [spec] = createNewCountryRule({ trustedAsNumbers: [64500, 64499, 64500] }).queries(w, newCountryForUser.defaults, { eventsIndex: 'p-events-*' });
-    const body = JSON.stringify(spec!.body);
-    assert.ok(body.includes(`"gte":"${iso(END - 15 * MINUTE - 30 * DAY)}","lt":"${iso(END)}"`), 'window plus 30 days');
+    const rule = createNewCountryRule({ trustedAsNumbers: [64500, 64499, 64500] });
+    const [first] = rule.queries(w, newCountryForUser.defaults, { eventsIndex: 'p-events-*' });
+    const round1 = JSON.stringify(first!.body);
+    assert.ok(round1.includes(`"gte":"${iso(END - 15 * MINUTE)}","lt":"${iso(END)}"`), 'round one: the window only');
+    assert.ok(!round1.includes(iso(END - 15 * MINUTE - 30 * DAY)));
+    assert.ok(round1.includes('"must_not":[{"terms":{"source.as.number":[64499,64500]}}]'), round1);
+    const users = [{ key: 'alice', doc_count: 2 }, { key: 'bob', doc_count: 1 }];
+    const [second] = rule.refine!([{ aggregations: { users: { buckets: users } } }], w, newCountryForUser.defaults, { eventsIndex: 'p-events-*' });
+    const body = JSON.stringify(second!.body);
+    assert.ok(body.includes(`"gte":"${iso(END - 15 * MINUTE - 30 * DAY)}","lt":"${iso(END)}"`), 'round two: window plus 30 days');
+    assert.ok(body.includes('{"terms":{"user.name":["alice","bob"]}}'), body);
     assert.ok(body.includes('"order":{"last_seen":"desc"}'));
-    assert.ok(body.includes('"must_not":[{"terms":{"source.as.number":[64499,64500]}}]'), body);
+    assert.ok(body.includes('"must_not":[{"terms":{"source.as.number":[64499,64500]}}]'), 'out of the window\'s logins, not of the baseline');
     assert.doesNotMatch(JSON.stringify(newCountryForUser.queries(w, newCountryForUser.defaults, { eventsIndex: 'p' })), /"terms":\{"source\.as\.number"/, 'no trusted networks, no filter');
   });
 });

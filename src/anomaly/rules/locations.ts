@@ -37,12 +37,22 @@ export function createNewCountryRule(options?: LocationRuleOptions): Rule<NewCou
     severity: 'medium',
     ...VALID_ACCOUNTS,
     defaults: { windowMs: 15 * MINUTE, baselineDays: 30, maxUsers: 2000 },
-    queries: (window, p, ctx) => {
+    // Round one: the users with a located login in the window (a login through a trusted network says nothing about
+    // where the person is); round two: their window and their baseline. One round read the baseline of every user
+    // of the last 30 days to keep those of the window.
+    queries: (window, p, ctx) => [{
+      index: ctx.eventsIndex,
+      body: searchBody([range(window), actions(LOGIN_SUCCESS), exists('source.geo.country_iso_code')], {
+        users: { terms: { field: 'user.name', size: p.maxUsers, order: { last_seen: 'desc' } }, aggs: { last_seen: { max: { field: '@timestamp' } } } },
+      }, fromTrustedNetworks(trusted)),
+    }],
+    refine: ([first], window, p, ctx) => {
       const baseline = { start: new Date(window.start.getTime() - p.baselineDays * DAY), end: window.start };
+      const candidates = buckets(first, 'users').map((user) => String(user.key));
       return [{
         index: ctx.eventsIndex,
-        body: searchBody([range({ start: baseline.start, end: window.end }), actions(LOGIN_SUCCESS), exists('source.geo.country_iso_code')], {
-          users: recentUsers(p.maxUsers, {
+        body: searchBody([range({ start: baseline.start, end: window.end }), actions(LOGIN_SUCCESS), exists('source.geo.country_iso_code'), { terms: { 'user.name': candidates } }], {
+          users: recentUsers(Math.max(1, candidates.length), {
             // A login through a trusted network says nothing about where the person is; in the baseline it is harmless.
             recent: {
               filter: { bool: { filter: [range(window)], must_not: fromTrustedNetworks(trusted) } },
@@ -61,7 +71,8 @@ export function createNewCountryRule(options?: LocationRuleOptions): Rule<NewCou
         }),
       }];
     },
-    evaluate: ([response], _window, p) => buckets(response, 'users').flatMap((user): Finding[] => {
+    // The evidence round's answer is the last (a single answer in unit tests).
+    evaluate: (responses, _window, p) => buckets(responses.at(-1), 'users').flatMap((user): Finding[] => {
       if (docCount(user, 'baseline') === 0) return [];
       const known = keys(user, 'baseline.countries');
       return buckets({ aggregations: user }, 'recent.countries').flatMap((country): Finding[] => {
