@@ -38,7 +38,9 @@ export async function debianImage(engine: DockerEngine): Promise<string> {
   mkdirSync(CACHE, { recursive: true });
   const tar = join(CACHE, 'debian-bookworm.tar');
   if (!existsSync(tar)) {
-    execFileSync('mmdebstrap', ['--variant=minbase', '--include=ca-certificates,curl', 'bookworm', `${tar}.part`], { stdio: 'pipe' });
+    rmSync(`${tar}.part`, { recursive: true, force: true });
+    // The format explicitly: mmdebstrap guesses it from the target's extension, and makes `.part` a directory.
+    execFileSync('mmdebstrap', ['--variant=minbase', '--format=tar', '--include=ca-certificates,curl', 'bookworm', `${tar}.part`], { stdio: 'pipe' });
     renameSync(`${tar}.part`, tar);
   }
   await docker(engine, ['import', tar, DEBIAN_IMAGE]);
