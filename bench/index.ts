@@ -158,7 +158,7 @@ async function anomaly(url: string): Promise<void> {
   const loadSeconds = await loadEvents(client, prefix, n, end);
   console.log(`\nLoaded ${n} events in ${loadSeconds.toFixed(1)} s (${Math.round(n / loadSeconds)} events/s through the bulk helper)`);
   const { perRule, whole, alerts } = await timeRules(client, prefix, end);
-  console.log('Anomaly rules over a 24-hour window of', n, 'events (ms):');
+  console.log('Anomaly rules over a 24-hour window of', n, 'events (ms, median of 3 rounds):');
   console.table(Object.fromEntries(Object.entries(perRule).map(([rule, ms]) => [rule, { ms: Math.round(ms) }])));
   console.log(`whole job (all rules, concurrent) = ${Math.round(whole)} ms   (target < 2000), ${alerts} findings`);
   const rows = (await client.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as Array<{ index: string }>;
