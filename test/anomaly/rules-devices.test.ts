@@ -40,7 +40,7 @@ describe('new_device_for_user (T1078)', () => {
     assert.equal(alert!['@timestamp'], first['@timestamp'], 'stamped with the first unrecognised login');
     assert.equal(alert!.sentinel.alert.last_seen, second['@timestamp']);
     assert.deepEqual(alert!.sentinel.alert.sources, [HOME]);
-    assert.deepEqual(alert!.sentinel.alert.details, { device: 'Chrome on Windows', unrecognised_logins: 1, known_devices: ['Firefox on Linux'] });
+    assert.deepEqual(alert!.sentinel.alert.details, { device: 'Chrome on Windows', browser: 'Chrome', os: 'Windows', unrecognised_logins: 1, known_devices: ['Firefox on Linux'] });
     assert.equal(alert!.message, 'Login from a new device: "alice" logged in from a new device, Chrome on Windows, from Paris, France (AS64496 Example Fibre FR) (not seen for them in 30 days)');
 
     const next = await s.runAt(NOW + 5 * MINUTE);
