@@ -1,4 +1,5 @@
 import { isResponseError, type ElasticClient, type SortValue } from '../elastic/client.js';
+import { redactUrl } from '../config/env.js';
 import { ConfigurationError } from '../errors.js';
 import { dailyIndex } from '../elastic/templates.js';
 import { buildAlert, type AlertDocument } from './alerts.js';
@@ -296,7 +297,7 @@ export function createAnomalyRunner(options: AnomalyRunnerOptions): AnomalyRunne
             findings = rule.evaluate(await search(rule, window, p), window, p as never);
             judged += 1;
           } catch (error) {
-            failed.set(rule.id, { rule: rule.id, windowEnd: new Date(end).toISOString(), message: (error as Error).message ?? String(error), error });
+            failed.set(rule.id, { rule: rule.id, windowEnd: new Date(end).toISOString(), message: redactUrl((error as Error).message ?? String(error)), error });
             continue;
           } finally {
             ruleMs[rule.id]! += Date.now() - t;
